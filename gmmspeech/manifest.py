@@ -1,0 +1,190 @@
+"""Manifests: CSV files listing audio files (or segments of them) and their labels.
+
+Format: UTF-8 CSV with a header row. Required columns ``path,label``; optional ``start,end`` (seconds, a
+segment of the file), ``speaker``, ``split``. ``path`` is relative to the manifest's folder unless absolute.
+:func:`read_manifest` reports every problem at once, each with its line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .atomic import atomic_write_text
+
+__all__ = ["Utterance", "ManifestError", "read_manifest", "write_manifest"]
+
+REQUIRED = ("path", "label")
+OPTIONAL = ("start", "end", "speaker", "split")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One manifest row.
+
+    Attributes
+    ----------
+    path : absolute path of the audio file.
+    label : class label.
+    start, end : segment bounds in seconds, or ``None`` for the whole file.
+    speaker, split : optional annotations ("" when absent).
+    line : line number in the manifest (1 = header).
+    """
+
+    path: Path
+    label: str
+    start: float | None = None
+    end: float | None = None
+    speaker: str = ""
+    split: str = ""
+    line: int = 0
+
+    @property
+    def duration(self) -> float | None:
+        """Segment length in seconds, or ``None`` when reading to the end of the file."""
+        if self.end is None:
+            return None
+        return self.end - (self.start or 0.0)
+
+    @property
+    def name(self) -> str:
+        """Display name: the path, with the segment appended when there is one."""
+        if self.start is None and self.end is None:
+            return str(self.path)
+        return f"{self.path}[{self.start or 0:.2f}-{'' if self.end is None else f'{self.end:.2f}'}]"
+
+
+class ManifestError(ValueError):
+    """A manifest has problems; ``problems`` lists ``(line, message)`` pairs."""
+
+    def __init__(self, path: str | os.PathLike, problems: list[tuple[int, str]]):
+        self.path = str(path)
+        self.problems = problems
+        lines = "\n".join(f"  line {ln}: {msg}" if ln else f"  {msg}" for ln, msg in problems)
+        n = len(problems)
+        super().__init__(f"{self.path}: {n} problem{'s' if n != 1 else ''}:\n{lines}")
+
+
+def _parse_time(value: str) -> float | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    t = float(value)
+    if t != t or t in (float("inf"), float("-inf")):
+        raise ValueError(value)
+    return t
+
+
+def read_manifest(path: str | os.PathLike, *, check_files: bool = True) -> list[Utterance]:
+    """Read and validate a manifest.
+
+    Parameters
+    ----------
+    path : the CSV file.
+    check_files : check that every audio file exists and that segments lie inside it.
+
+    Returns
+    -------
+    list of :class:`Utterance`, in file order.
+
+    Raises
+    ------
+    ManifestError : listing every problem found, each with its line number.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(path, [(0, "no such manifest file")])
+    base = path.resolve().parent
+    problems: list[tuple[int, str]] = []
+    utts: list[Utterance] = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in REQUIRED if c not in header]
+            if missing:
+                raise ManifestError(path, [(1, f"header must have columns {', '.join(REQUIRED)}; "
+                                               f"missing {', '.join(missing)} (found: {', '.join(header) or 'none'})")])
+            reader.fieldnames = header
+            seen: dict[tuple, int] = {}
+            for row in reader:
+                ln = reader.line_num
+                if None in row:
+                    problems.append((ln, "more fields than header columns"))
+                    continue
+                rel = (row.get("path") or "").strip()
+                label = (row.get("label") or "").strip()
+                if not rel:
+                    problems.append((ln, "empty path"))
+                    continue
+                if not label:
+                    problems.append((ln, f"empty label for {rel}"))
+                try:
+                    start, end = _parse_time(row.get("start", "")), _parse_time(row.get("end", ""))
+                except ValueError:
+                    problems.append((ln, f"start/end must be numbers of seconds, got "
+                                         f"{row.get('start')!r}/{row.get('end')!r}"))
+                    continue
+                if start is not None and start < 0:
+                    problems.append((ln, f"start {start} is negative"))
+                if start is not None and end is not None and end <= start:
+                    problems.append((ln, f"end {end} is not after start {start}"))
+                p = Path(rel)
+                p = p if p.is_absolute() else base / p
+                p = Path(os.path.normpath(p))
+                key = (str(p), start, end)
+                if key in seen:
+                    problems.append((ln, f"duplicate of line {seen[key]} ({rel})"))
+                    continue
+                seen[key] = ln
+                if check_files:
+                    problems.extend((ln, m) for m in _check_file(p, rel, start, end))
+                utts.append(Utterance(p, label, start, end, (row.get("speaker") or "").strip(),
+                                      (row.get("split") or "").strip(), ln))
+    except UnicodeDecodeError as exc:
+        raise ManifestError(path, [(0, f"not UTF-8 text ({exc.reason})")]) from None
+    except csv.Error as exc:
+        raise ManifestError(path, [(0, f"not a readable CSV file ({exc})")]) from None
+    if not utts and not problems:
+        problems.append((0, "the manifest lists no files"))
+    if problems:
+        raise ManifestError(path, problems)
+    return utts
+
+
+def _check_file(p: Path, rel: str, start: float | None, end: float | None) -> list[str]:
+    if not p.is_file():
+        return [f"audio file not found: {rel}"]
+    if start is None and end is None:
+        return []
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(p))
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is reported as a row problem
+        return [f"cannot read {rel} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"]
+    length = info.frames / info.samplerate if info.samplerate else 0.0
+    bound = end if end is not None else start
+    if bound is not None and bound > length + 1e-3:
+        return [f"segment {start or 0}-{end} s lies outside {rel} ({length:.2f} s long)"]
+    return []
+
+
+def write_manifest(path: str | os.PathLike, utts: list[Utterance]) -> None:
+    """Write utterances as a manifest, paths relative to the manifest's folder where possible (atomic)."""
+    path = Path(path)
+    base = path.resolve().parent
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "label", "start", "end", "speaker", "split"])
+    for u in utts:
+        try:
+            rel = os.path.relpath(u.path, base)
+        except ValueError:
+            rel = str(u.path)
+        w.writerow([rel, u.label, "" if u.start is None else u.start, "" if u.end is None else u.end,
+                    u.speaker, u.split])
+    atomic_write_text(path, buf.getvalue())

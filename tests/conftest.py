@@ -1,0 +1,57 @@
+"""Shared fixtures: synthesised audio written to temporary files."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SR = 16000
+
+
+def tone(freq: float, seconds: float = 1.0, sr: int = SR, amp: float = 0.3, seed: int = 0) -> np.ndarray:
+    """A sine at ``freq`` Hz with a little noise, float32 (n,)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def chirpy(kind: str, seconds: float, seed: int, sr: int = SR) -> np.ndarray:
+    """Three easily told-apart sound classes: 'low' harmonic tones, 'high' tones, 'noise'."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    if kind == "noise":
+        return (0.2 * rng.standard_normal(t.size)).astype(np.float32)
+    f0 = {"low": 150.0, "high": 2500.0}[kind] * (1 + 0.05 * rng.standard_normal())
+    y = sum(np.sin(2 * np.pi * f0 * h * t) / h for h in (1, 2, 3))
+    return (0.2 * y + 0.005 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def write_wav(path: Path, y: np.ndarray, sr: int = SR, subtype: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), y, sr, subtype=subtype)
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_corpus(tmp_path_factory) -> dict[str, Path]:
+    """A 3-class corpus (low/high/noise) with train and test manifests; returns their paths."""
+    root = tmp_path_factory.mktemp("toy")
+    manifests = {}
+    for split, seeds in (("train", range(6)), ("test", range(100, 104))):
+        rows = []
+        for kind in ("low", "high", "noise"):
+            for s in seeds:
+                p = write_wav(root / "audio" / kind / f"{split}_{s}.flac", chirpy(kind, 0.8, seed=s + hash(kind) % 97))
+                rows.append((p.relative_to(root).as_posix(), kind))
+        m = root / f"{split}.csv"
+        with open(m, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["path", "label"])
+            w.writerows(rows)
+        manifests[split] = m
+    manifests["root"] = root
+    return manifests
