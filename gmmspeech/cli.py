@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,8 +11,8 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .audio import AUDIO_EXTENSIONS, AudioError
-from .manifest import ManifestError, Utterance, read_manifest
+from .audio import AudioError
+from .manifest import ManifestError, Utterance, check_split, read_manifest
 from .modelio import ModelFileError
 from .recipe import ModelConfig, RecipeError
 
@@ -25,6 +23,16 @@ app = typer.Typer(
 
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output on stderr.")]
+CacheOpt = Annotated[Path | None, typer.Option("--cache", help="Feature cache folder (default: $GMMSPEECH_CACHE "
+                                                               "or ~/.cache/gmmspeech/features).")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
+
+
+def _feature_cache(cache: Path | None, no_cache: bool):
+    """The FeatureCache the options ask for, or None when caching is off."""
+    from .featstore import FeatureCache
+
+    return None if no_cache else FeatureCache(cache)
 
 
 class Fmt(StrEnum):
@@ -51,7 +59,7 @@ def _report_skipped(errors, what: str) -> None:
     if errors:
         _err(f"{len(errors)} file(s) skipped during {what}:")
         for u, msg in errors:
-            typer.echo(f"  {u.name} (manifest line {u.line}): {msg}", err=True)
+            typer.echo(f"  {u.name}{f' (manifest line {u.line})' if u.line else ''}: {msg}", err=True)
 
 
 def _print_evaluation(res) -> None:
@@ -70,6 +78,8 @@ def run(
     recipe: Annotated[Path, typer.Argument(help="Recipe TOML file, e.g. recipes/demo_lid.toml.")],
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
 ):
     """Run a recipe end to end: features, training, model file, evaluation report."""
     import time
@@ -85,14 +95,20 @@ def run(
         n_jobs = jobs if jobs is not None else r.jobs
         train_utts = read_manifest(r.train)
         test_utts = read_manifest(r.test) if r.test else None
-        res = train_classifier(train_utts, r.features, r.model, n_jobs=n_jobs, quiet=quiet, recipe=r.name)
+        split_problems = check_split(train_utts, test_utts, min_files=r.min_files,
+                                     names=(r.train.name, r.test.name if r.test else "test"))
+        if split_problems:
+            raise ManifestError(f"{r.train} / {r.test}", [(0, m) for m in split_problems])
+        fcache = _feature_cache(cache, no_cache)
+        res = train_classifier(train_utts, r.features, r.model, n_jobs=n_jobs, quiet=quiet, recipe=r.name,
+                               cache=fcache)
         _report_skipped(res.errors, "training")
         model_path = r.model_path or Path("models") / f"{r.name}.npz"
         save_model(res.classifier, model_path, res.meta)
         typer.echo(f"model saved to {model_path}", err=True)
         if test_utts is None:
             return
-        ev = evaluate_classifier(res.classifier, r.features, test_utts, n_jobs=n_jobs, quiet=quiet)
+        ev = evaluate_classifier(res.classifier, r.features, test_utts, n_jobs=n_jobs, quiet=quiet, cache=fcache)
         _report_skipped(ev.errors, "evaluation")
         report_dir = r.report_dir or Path("reports") / r.name
         write_report(report_dir, ev.predictions, ev.metrics, ev.confusion, ev.labels)
@@ -118,6 +134,8 @@ def train(
                                                      "or top-level keys).")] = None,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
 ):
     """Train one GMM per label of a manifest and save the model."""
     import tomllib
@@ -140,75 +158,71 @@ def train(
         model = ModelConfig(components=components, iterations=iterations, tolerance=tol, init=init,
                             var_floor=var_floor, seed=seed)
         utts = read_manifest(manifest)
-        res = train_classifier(utts, feats, model, n_jobs=jobs, quiet=quiet)
+        res = train_classifier(utts, feats, model, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache))
         _report_skipped(res.errors, "training")
         save_model(res.classifier, output, res.meta)
         typer.echo(f"model saved to {output} ({len(res.classifier.classes_)} classes)")
 
 
 def _collect_inputs(paths: list[Path]) -> list[Utterance]:
-    utts: list[Utterance] = []
-    for p in paths:
-        if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_EXTENSIONS and q.is_file())
-            utts.extend(Utterance(q, "") for q in found)
-        elif p.suffix.lower() == ".csv":
-            utts.extend(read_manifest(p))
-        else:
-            utts.append(Utterance(p, ""))
-    return utts
+    from .scoring import expand_inputs
+
+    return expand_inputs(paths)
+
+
+def _model_features(meta: dict, model: Path):
+    """The FeatureConfig stored in a model's metadata; a clear error naming the file if it is missing."""
+    from .features import FeatureConfig
+
+    if not isinstance(meta.get("features"), dict):
+        raise ValueError(f"{model}: the model file holds no feature configuration ('features' in its metadata)")
+    try:
+        return FeatureConfig.from_dict(meta["features"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{model}: invalid feature configuration in the model ({exc})") from None
 
 
 @app.command()
 def score(
     model: Annotated[Path, typer.Argument(help="Model file.")],
     paths: Annotated[list[Path], typer.Argument(help="Audio files, folders (searched recursively) or manifests.")],
-    top: Annotated[int, typer.Option(help="How many best classes to list per file.")] = 3,
+    top: Annotated[int, typer.Option(help="How many best classes to list per file.", min=1)] = 3,
+    segment: Annotated[float | None, typer.Option(help="Score consecutive segments of this many seconds "
+                                                       "(one row per segment).", min=0.1)] = None,
     fmt: Annotated[Fmt, typer.Option("--format", help="Output format.")] = Fmt.table,
+    reject_below: Annotated[float | None, typer.Option(
+        help="Open set: label a file 'unknown' when every class's mean log-likelihood per frame is below T.",
+        metavar="T")] = None,
+    open_set: Annotated[bool, typer.Option("--open-set", help="Open set with the per-class thresholds "
+                                                              "calibrated at training time.")] = False,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
 ):
-    """Tell which class each audio file belongs to."""
-    import numpy as np
+    """Tell which class each audio file (or segment) belongs to; exit code 1 if any file failed.
 
+    Posteriors are the softmax of the per-class mean log-likelihoods per frame (flat prior).
+    """
     from .featstore import compute_features
-    from .features import FeatureConfig
     from .modelio import load_model
+    from .scoring import format_rows, score_row, split_segments
 
     with _user_errors():
         clf, meta = load_model(model)
-        cfg = FeatureConfig.from_dict(meta["features"])
+        cfg = _model_features(meta, model)
+        thresholds = clf.open_set_thresholds(reject_below) if (open_set or reject_below is not None) else None
         utts = _collect_inputs(paths)
         if not utts:
             raise ValueError("no audio files found in the given paths")
-        fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="scoring")
-    rows = []
-    for u, x in fs.ok():
-        s = clf.score(x)
-        post = clf.predict_proba(x)
-        order = np.argsort(s)[::-1]
-        rows.append({
-            "file": u.name, "predicted": clf.classes_[order[0]], "score": round(float(s[order[0]]), 4),
-            "margin": round(float(s[order[0]] - s[order[1]]), 4) if len(order) > 1 else None,
-            "top": [{"class": clf.classes_[i], "score": round(float(s[i]), 4),
-                     "posterior": round(float(post[i]), 4)} for i in order[:top]],
-        })
-    if fmt is Fmt.json:
-        typer.echo(json.dumps({"results": rows, "failed": [{"file": u.name, "reason": m} for u, m in fs.errors]},
-                              indent=2))
-    elif fmt is Fmt.csv:
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(["file", "predicted", "score", "margin", "top"])
-        for r in rows:
-            w.writerow([r["file"], r["predicted"], r["score"], r["margin"],
-                        " ".join(f"{t['class']}:{t['posterior']}" for t in r["top"])])
-    else:
-        width = max([4, *(len(r["file"]) for r in rows)])
-        typer.echo(f"{'file':<{width}}  {'predicted':<12} {'score':>9} {'margin':>8}  top classes (posterior)")
-        for r in rows:
-            tops = ", ".join(f"{t['class']} {t['posterior']:.2f}" for t in r["top"])
-            margin = "" if r["margin"] is None else f"{r['margin']:8.3f}"
-            typer.echo(f"{r['file']:<{width}}  {r['predicted']:<12} {r['score']:9.3f} {margin:>8}  {tops}")
+        if segment is not None:
+            utts = split_segments(utts, segment)
+        fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="scoring",
+                              cache=_feature_cache(cache, no_cache))
+    rows = [score_row(u, clf.score(x), clf.classes_, len(x), top=top, thresholds=thresholds) for u, x in fs.ok()]
+    extra = {"model": str(model), "open_set_thresholds": None if thresholds is None else
+             {c: float(t) for c, t in zip(clf.classes_, thresholds, strict=True)}}
+    typer.echo(format_rows(rows, clf.classes_, fmt.value, failed=[(u.name, m) for u, m in fs.errors], extra=extra))
     _report_skipped(fs.errors, "scoring")
     if fs.errors:
         raise typer.Exit(1)
@@ -219,25 +233,34 @@ def evaluate(
     model: Annotated[Path, typer.Argument(help="Model file.")],
     manifest: Annotated[Path, typer.Argument(help="Test manifest (CSV with path,label).")],
     report: Annotated[Path | None, typer.Option(help="Folder for predictions.csv, metrics.json, "
-                                                     "confusion.csv.")] = None,
+                                                     "confusion.csv and confusion.png.")] = None,
+    reject_below: Annotated[float | None, typer.Option(
+        help="Open set: predict 'unknown' when every class's mean log-likelihood per frame is below T.",
+        metavar="T")] = None,
+    open_set: Annotated[bool, typer.Option("--open-set", help="Open set with the per-class thresholds "
+                                                              "calibrated at training time.")] = False,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
 ):
-    """Score a labelled test set and print accuracy, per-class metrics and the confusion matrix."""
-    from .evaluate import write_report
-    from .features import FeatureConfig
+    """Score a labelled test set: accuracy, per-class metrics, equal error rate and the confusion matrix."""
+    from .evaluate import PLOT_MISSING, write_report
     from .modelio import load_model
     from .pipeline import evaluate_classifier
 
     with _user_errors():
         clf, meta = load_model(model)
         utts = read_manifest(manifest)
-        ev = evaluate_classifier(clf, FeatureConfig.from_dict(meta["features"]), utts, n_jobs=jobs, quiet=quiet)
+        ev = evaluate_classifier(clf, _model_features(meta, model), utts, n_jobs=jobs, quiet=quiet,
+                                 cache=_feature_cache(cache, no_cache), open_set=open_set, reject_below=reject_below)
         _report_skipped(ev.errors, "evaluation")
         _print_evaluation(ev)
         if report is not None:
-            write_report(report, ev.predictions, ev.metrics, ev.confusion, ev.labels)
-            typer.echo(f"report written to {report}", err=True)
+            written = write_report(report, ev.predictions, ev.metrics, ev.confusion, ev.labels)
+            if not any(p.name == "confusion.png" for p in written):
+                typer.echo(f"note: {PLOT_MISSING}", err=True)
+            typer.echo(f"report written to {report}: {', '.join(p.name for p in written)}", err=True)
 
 
 @app.command()
@@ -268,6 +291,108 @@ def inspect(
                        f"iterations={tr.get('iterations', {}).get(lab)} "
                        f"loglik/frame={tr.get('final_log_likelihood', {}).get(lab, float('nan')):.3f} "
                        f"converged={tr.get('converged', {}).get(lab)}")
+    thr = getattr(clf, "reject_thresholds_", None)
+    if thr is not None:
+        cal = getattr(clf, "calibration_", None) or {}
+        typer.echo(f"open set     per-class thresholds (mean log-lik/frame; quantile {cal.get('quantile')} of "
+                   f"{cal.get('segment_frames')}-frame training segments): "
+                   + ", ".join(f"{c}={t:.3f}" for c, t in zip(clf.classes_, thr, strict=True)))
+    else:
+        typer.echo("open set     no calibrated thresholds (use score --reject-below T)")
+
+
+class Layout(StrEnum):
+    folders = "folders"
+    gtzan = "gtzan"
+    voxlingua107 = "voxlingua107"
+    commonvoice = "commonvoice"
+    voxceleb1 = "voxceleb1"
+    kaldi = "kaldi"
+
+
+@app.command()
+def prepare(
+    layout: Annotated[Layout, typer.Argument(help="Corpus layout.")],
+    root: Annotated[Path, typer.Argument(help="The corpus folder, as published.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for train.csv, test.csv (dev.csv), "
+                                                                "summary.json, e.g. data_manifests/NAME.")],
+    test_fraction: Annotated[float | None, typer.Option(help="Share of each class for test (layouts "
+                                                              "without an official split).")] = None,
+    dev_fraction: Annotated[float | None, typer.Option(help="Share of each class for dev.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the split and of --max-per-class.")] = None,
+    max_per_class: Annotated[int | None, typer.Option(help="Keep at most N files per class (seeded).")] = None,
+    speaker_regex: Annotated[str | None, typer.Option(help="folders: regex on the file name giving the speaker "
+                                                           "(first group); speakers stay on one side.")] = None,
+    speakers: Annotated[Path | None, typer.Option(help="folders: CSV with speaker and path/file columns.")] = None,
+    languages: Annotated[str | None, typer.Option(help="commonvoice: comma-separated language folders.")] = None,
+    split: Annotated[str | None, typer.Option(help="gtzan: random or filtered.")] = None,
+    split_lists: Annotated[Path | None, typer.Option(help="gtzan: folder with train/valid/test_filtered.txt.")]
+    = None,
+    split_file: Annotated[Path | None, typer.Option(help="voxceleb1: iden_split.txt if not in ROOT.")] = None,
+    min_files: Annotated[int, typer.Option(help="Refuse classes with fewer training files.")] = 1,
+    no_probe: Annotated[bool, typer.Option("--no-probe", help="Do not read file headers (faster; no hours, "
+                                                              "unreadable files not caught).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+):
+    """Build train/test (and dev) manifests from a corpus in its published layout."""
+    from .prepare import prepare as build
+    from .prepare import write_prepared
+
+    with _user_errors():
+        prep = build(layout.value, root, probe=not no_probe, test_fraction=test_fraction, dev_fraction=dev_fraction,
+                     seed=seed, max_per_class=max_per_class, speaker_regex=speaker_regex, speakers=speakers,
+                     languages=languages.split(",") if languages else None, split=split, split_lists=split_lists,
+                     split_file=split_file)
+        written = write_prepared(prep, output, min_files=min_files)
+    typer.echo(json.dumps(prep.summary(), indent=2) if as_json else prep.format_summary())
+    typer.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
+
+
+@app.command("features")
+def features_cmd(
+    manifest: Annotated[Path, typer.Argument(help="Manifest (CSV with path,label) of the files to process.")],
+    config: Annotated[Path | None, typer.Option(help="TOML with feature settings: a recipe (its [features] "
+                                                     "table) or top-level FeatureConfig keys.")] = None,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+):
+    """Extract the features of every file of a manifest into the feature cache; list the files that fail."""
+    import time
+    import tomllib
+
+    from .featstore import compute_features
+    from .features import FeatureConfig
+
+    t0 = time.perf_counter()
+    with _user_errors():
+        cfg = FeatureConfig()
+        if config is not None:
+            try:
+                doc = tomllib.loads(config.read_text(encoding="utf-8"))
+                cfg = FeatureConfig.from_dict(doc.get("features", doc))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError, ValueError) as exc:
+                raise ValueError(f"{config}: cannot use as feature config ({exc})") from None
+        utts = read_manifest(manifest)
+        fcache = _feature_cache(cache, no_cache)
+        fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="features", cache=fcache)
+    ok = fs.ok()
+    summary = {"files": len(utts), "ok": len(ok), "failed": len(fs.errors), "from_cache": fs.cached,
+               "frames": int(sum(len(x) for _, x in ok)), "dims": cfg.n_dims,
+               "cache": None if fcache is None else str(fcache.root),
+               "seconds": round(time.perf_counter() - t0, 3),
+               "errors": [{"file": u.name, "line": u.line, "reason": m} for u, m in fs.errors]}
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(f"{summary['ok']}/{summary['files']} files ({summary['from_cache']} from cache): "
+                   f"{summary['frames']} frames x {summary['dims']} dims in {summary['seconds']:.2f} s; "
+                   f"cache: {summary['cache'] or 'off'}")
+    _report_skipped(fs.errors, "feature extraction")
+    if fs.errors:
+        raise typer.Exit(1)
 
 
 def _version_callback(value: bool):

@@ -1,6 +1,17 @@
-"""Evaluation: metrics, the confusion matrix, and report files.
+"""Evaluation: metrics, the confusion matrix, detection error rates, and report files.
 
-The metric functions are pure (label lists in, numbers out); :func:`write_report` writes the files atomically.
+The metric functions are pure (label lists or score arrays in, numbers out); :func:`write_report` writes the
+files atomically, and :func:`plot_confusion` draws the heat map with matplotlib (the ``plot`` extra), imported
+only when needed.
+
+Equal error rate (detection-style use, "is this file language X?"): every (file, class) pair is a trial --
+a *target* trial when the file's true label is that class, a *non-target* trial otherwise (files whose label the
+model does not know are non-target trials for every class). A trial's score is the detection log-likelihood
+ratio ``s_c - log(mean_{j != c} exp(s_j))`` of the per-class mean log-likelihoods ``s``, which removes the
+per-file offset that raw likelihoods share across classes. The pooled EER is the error rate at the threshold
+where the false-rejection rate of target trials equals the false-acceptance rate of non-target trials
+(interpolated linearly between the two operating points that bracket the crossing); per-class EERs use only
+that class's trials.
 """
 
 from __future__ import annotations
@@ -15,9 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write_text
+from .atomic import atomic_write, atomic_write_text
 
-__all__ = ["confusion_matrix", "classification_metrics", "format_confusion", "format_metrics", "write_report"]
+__all__ = ["confusion_matrix", "classification_metrics", "format_confusion", "format_metrics", "write_report",
+           "equal_error_rate", "detection_scores", "detection_metrics", "plot_confusion", "PLOT_MISSING"]
+
+#: One-line note printed when matplotlib (the ``plot`` extra) is not installed.
+PLOT_MISSING = ("confusion.png not written: matplotlib is not installed "
+                "(pip install 'gmmspeech[plot]' to get the heat map)")
 
 
 def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> np.ndarray:
@@ -59,6 +75,142 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str],
     }
 
 
+def equal_error_rate(target_scores: np.ndarray, nontarget_scores: np.ndarray) -> tuple[float, float]:
+    """Equal error rate of a detector and the threshold where it occurs.
+
+    A trial is accepted when its score is >= the threshold. The false-rejection rate (targets below) and the
+    false-acceptance rate (non-targets at or above) are evaluated at every distinct score; the EER is read where
+    they cross, interpolating linearly between the two bracketing operating points.
+
+    Parameters
+    ----------
+    target_scores : (Nt,) scores of target trials (higher = more target-like).
+    nontarget_scores : (Nn,) scores of non-target trials.
+
+    Returns
+    -------
+    (eer, threshold) : eer in [0, 1]; threshold in score units.
+    """
+    t = np.sort(np.asarray(target_scores, dtype=np.float64).ravel())
+    n = np.sort(np.asarray(nontarget_scores, dtype=np.float64).ravel())
+    if t.size == 0 or n.size == 0:
+        raise ValueError("the equal error rate needs at least one target and one non-target trial")
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(n))):
+        raise ValueError("detection scores must be finite")
+    thr = np.unique(np.concatenate([t, n, [np.inf]]))
+    frr = np.searchsorted(t, thr, side="left") / t.size           # targets strictly below the threshold
+    far = 1.0 - np.searchsorted(n, thr, side="left") / n.size     # non-targets at or above it
+    d = frr - far                                                  # rises from <= 0 to 1
+    i = int(np.argmax(d >= 0))
+    if i == 0 or d[i] == 0:
+        return float((frr[i] + far[i]) / 2), float(thr[i])
+    alpha = -d[i - 1] / (d[i] - d[i - 1])
+    eer = far[i - 1] + alpha * (far[i] - far[i - 1])
+    lo = thr[i - 1]
+    hi = thr[i] if np.isfinite(thr[i]) else lo
+    return float(eer), float(lo + alpha * (hi - lo))
+
+
+def detection_scores(scores: np.ndarray) -> np.ndarray:
+    """One-vs-rest detection log-likelihood ratios from per-class scores.
+
+    Parameters
+    ----------
+    scores : (N, C) mean log-likelihoods per frame of N items under C classes.
+
+    Returns
+    -------
+    (N, C) ``s_c - log(mean_{j != c} exp(s_j))``; with one class the scores are returned unchanged.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    c = s.shape[1]
+    if c < 2:
+        return s.copy()
+    out = np.empty_like(s)
+    for j in range(c):
+        others = np.delete(s, j, axis=1)
+        m = others.max(axis=1)
+        out[:, j] = s[:, j] - (m + np.log(np.exp(others - m[:, None]).mean(axis=1)))
+    return out
+
+
+def detection_metrics(scores: np.ndarray, y_true: Sequence[str], classes: Sequence[str]) -> dict[str, Any]:
+    """Pooled and per-class one-vs-rest equal error rates (see the module docstring).
+
+    Parameters
+    ----------
+    scores : (N, C) mean log-likelihoods per frame, columns in ``classes`` order.
+    y_true : N true labels (labels outside ``classes`` give only non-target trials).
+    classes : the model's C class labels.
+
+    Returns
+    -------
+    dict with ``eer`` and ``eer_threshold`` (pooled; None when there are no target or no non-target trials),
+    ``eer_per_class`` (label -> EER or None) and ``eer_score`` (what was thresholded).
+    """
+    llr = detection_scores(scores)
+    truth = np.array([[t == c for c in classes] for t in y_true], dtype=bool).reshape(len(y_true), len(classes))
+
+    def eer_of(tgt, non):
+        return equal_error_rate(tgt, non) if tgt.size and non.size else (None, None)
+
+    eer, thr = eer_of(llr[truth], llr[~truth])
+    per = {c: eer_of(llr[truth[:, j], j], llr[~truth[:, j], j])[0] for j, c in enumerate(classes)}
+    return {"eer": eer, "eer_threshold": thr, "eer_per_class": per,
+            "eer_score": "one-vs-rest detection log-likelihood ratio s_c - log(mean_{j!=c} exp(s_j)) of the "
+                         "per-class mean log-likelihoods per frame; target and non-target trials pooled over classes"}
+
+
+def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLike, *, title: str | None = None) -> None:
+    """Draw the confusion matrix as a labelled heat map PNG (atomically written).
+
+    Cells are coloured by the row-normalised rate and show the count and the row percentage.
+
+    Parameters
+    ----------
+    cm : (C, C) counts, rows true classes, columns predictions.
+    labels : the C class labels.
+    path : PNG file to write.
+
+    Raises
+    ------
+    ImportError : when matplotlib is not installed (message: :data:`PLOT_MISSING`).
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(PLOT_MISSING) from None
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    cm = np.asarray(cm)
+    labels = [str(lab) for lab in labels]
+    n = len(labels)
+    rows = cm.sum(axis=1, keepdims=True)
+    rate = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+    side = max(4.0, 0.75 * n + 2.0)
+    fig = Figure(figsize=(side + 1.2, side), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(rate, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(n), labels, rotation=45 if max(map(len, labels), default=0) > 3 else 0, ha="right"
+                  if max(map(len, labels), default=0) > 3 else "center")
+    ax.set_yticks(range(n), labels)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or f"confusion matrix ({int(cm.sum())} items; colour = row %)")
+    size = 9 if n <= 8 else 7 if n <= 14 else 5
+    for i in range(n):
+        for j in range(n):
+            colour = "white" if rate[i, j] > 0.6 else "black"
+            if cm[i, j] == 0:  # empty cells stay quiet so the errors stand out
+                ax.text(j, i, "0", ha="center", va="center", fontsize=size, color="0.6")
+                continue
+            text = f"{int(cm[i, j])}\n{100 * rate[i, j]:.0f}%"
+            ax.text(j, i, text, ha="center", va="center", fontsize=size, color=colour)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+
+
 def format_confusion(cm: np.ndarray, labels: Sequence[str]) -> str:
     """The confusion matrix as an aligned text table: rows are true classes, columns predictions."""
     labels = [str(lab) for lab in labels]
@@ -75,19 +227,26 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     """A short human-readable summary: headline figures and a per-class table."""
     lines = [f"accuracy {metrics['accuracy']:.2%}   balanced accuracy {metrics['balanced_accuracy']:.2%}   "
              f"macro-F1 {metrics['macro_f1']:.3f}   ({metrics['n_items']} items)"]
+    if metrics.get("eer") is not None:
+        lines.append(f"equal error rate {metrics['eer']:.2%} (one-vs-rest detection, pooled over classes)")
     w = max(5, *(len(str(lab)) for lab in metrics["per_class"]))
-    lines.append(f"{'class':<{w}}  precision  recall     f1  support")
+    per_eer = metrics.get("eer_per_class") or {}
+    lines.append(f"{'class':<{w}}  precision  recall     f1  support" + ("     EER" if per_eer else ""))
     for lab, m in metrics["per_class"].items():
-        lines.append(f"{lab:<{w}}  {m['precision']:>9.3f}  {m['recall']:>6.3f}  {m['f1']:>5.3f}  {m['support']:>7d}")
+        e = per_eer.get(lab)
+        tail = ("" if not per_eer else f"  {'-':>6}" if e is None else f"  {e:>6.1%}")
+        lines.append(f"{lab:<{w}}  {m['precision']:>9.3f}  {m['recall']:>6.3f}  {m['f1']:>5.3f}  {m['support']:>7d}"
+                     + tail)
     return "\n".join(lines)
 
 
 def write_report(report_dir: str | os.PathLike, predictions: list[dict[str, Any]], metrics: dict[str, Any],
-                 cm: np.ndarray, labels: Sequence[str]) -> list[Path]:
-    """Write ``predictions.csv``, ``metrics.json`` and ``confusion.csv`` into ``report_dir`` (atomically).
+                 cm: np.ndarray, labels: Sequence[str], *, plot: bool = True) -> list[Path]:
+    """Write ``predictions.csv``, ``metrics.json``, ``confusion.csv`` and ``confusion.png`` into ``report_dir``.
 
-    ``predictions`` rows are dicts with the same keys (e.g. file, truth, predicted, score_<class>...).
-    Returns the paths written.
+    Every file is written atomically. ``predictions`` rows are dicts with the same keys (e.g. file, truth,
+    predicted, score_<class>...). ``confusion.png`` needs matplotlib; without it (or with ``plot=False``) it is
+    skipped and the other three files are still written. Returns the paths written.
     """
     d = Path(report_dir)
     d.mkdir(parents=True, exist_ok=True)
@@ -111,4 +270,10 @@ def write_report(report_dir: str | os.PathLike, predictions: list[dict[str, Any]
         w2.writerow([lab, *(int(v) for v in cm[i])])
     atomic_write_text(d / "confusion.csv", buf.getvalue())
     written.append(d / "confusion.csv")
+    if plot:
+        try:
+            plot_confusion(cm, labels, d / "confusion.png")
+            written.append(d / "confusion.png")
+        except ImportError:
+            pass
     return written

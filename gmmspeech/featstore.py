@@ -1,21 +1,104 @@
-"""Features for many files: computed in parallel, with progress and a per-file error report.
+"""Features for many files: cached on disk, computed in parallel, with progress and a per-file error report.
 
 A file that cannot be read or yields no frames is skipped and reported; the others go on.
+
+The cache keeps one ``.npy`` per utterance, named by a hash of the audio file's *content* (not its name or
+date), the segment bounds, the full :class:`FeatureConfig` and :data:`features.FEATURES_VERSION`: a changed
+file, config or feature code can never return stale features. Entries are written atomically (temp file +
+rename), and an entry that does not load as the expected float32 matrix is discarded and recomputed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .audio import AudioError, load_audio
-from .features import FeatureConfig, extract
+from .features import FEATURES_VERSION, FeatureConfig, extract
 from .manifest import Utterance
 from .parallel import parallel_map
 from .progress import Progress
 
-__all__ = ["FeatureSet", "features_for", "compute_features"]
+__all__ = ["FeatureSet", "FeatureCache", "default_cache_dir", "file_digest", "features_for", "compute_features"]
+
+
+def default_cache_dir() -> Path:
+    """``$GMMSPEECH_CACHE``, else ``$XDG_CACHE_HOME/gmmspeech/features``, else ``~/.cache/gmmspeech/features``."""
+    env = os.environ.get("GMMSPEECH_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "gmmspeech" / "features"
+
+
+_DIGESTS: dict[tuple, str] = {}
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """BLAKE2b-128 hex digest of a file's bytes (memoised per process on path, size, mtime and inode)."""
+    st = os.stat(path)
+    memo = (os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    if memo not in _DIGESTS:
+        h = hashlib.blake2b(digest_size=16)
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        _DIGESTS[memo] = h.hexdigest()
+    return _DIGESTS[memo]
+
+
+class FeatureCache:
+    """A folder of cached feature matrices, ``ROOT/ab/abcdef....npy``.
+
+    Parameters
+    ----------
+    root : cache folder (created on first write); ``None`` uses :func:`default_cache_dir`.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+
+    def __repr__(self) -> str:
+        return f"FeatureCache({str(self.root)!r})"
+
+    def key(self, utt: Utterance, cfg: FeatureConfig) -> str:
+        """Cache key of an utterance's features: hash of file content, segment, config and code version."""
+        doc = {"v": FEATURES_VERSION, "file": file_digest(utt.path), "start": utt.start, "end": utt.end,
+               "features": cfg.to_dict()}
+        return hashlib.blake2b(json.dumps(doc, sort_keys=True).encode(), digest_size=20).hexdigest()
+
+    def path(self, key: str) -> Path:
+        """File that holds (or will hold) the entry ``key``."""
+        return self.root / key[:2] / f"{key}.npy"
+
+    def load(self, key: str, n_dims: int | None = None) -> np.ndarray | None:
+        """The cached float32 (n_frames, n_dims) matrix, or ``None`` on a miss; a broken entry is deleted."""
+        p = self.path(key)
+        try:
+            x = np.load(p, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except Exception:  # noqa: BLE001 - any unreadable entry is a miss, recomputed and rewritten
+            x = None
+        if x is None or x.ndim != 2 or x.dtype != np.float32 or (n_dims is not None and x.shape[1] != n_dims):
+            p.unlink(missing_ok=True)
+            return None
+        return x
+
+    def store(self, key: str, x: np.ndarray) -> None:
+        """Write an entry atomically (a failed write leaves no entry, only a warning)."""
+        try:
+            atomic_write(self.path(key), lambda f: np.save(f, np.ascontiguousarray(x, np.float32),
+                                                           allow_pickle=False))
+        except OSError as exc:
+            warnings.warn(f"feature cache {self.root}: cannot write entry ({exc})", RuntimeWarning, stacklevel=2)
 
 
 @dataclass
@@ -27,11 +110,13 @@ class FeatureSet:
     utterances : the input utterances, in order.
     features : per utterance a float32 (n_frames, n_dims) array, or ``None`` where it failed.
     errors : ``(utterance, message)`` for every file that failed.
+    cached : how many utterances were read from the feature cache.
     """
 
     utterances: list[Utterance]
     features: list[np.ndarray | None]
     errors: list[tuple[Utterance, str]] = field(default_factory=list)
+    cached: int = 0
 
     def ok(self) -> list[tuple[Utterance, np.ndarray]]:
         """The utterances that succeeded, with their features."""
@@ -41,48 +126,78 @@ class FeatureSet:
 def features_for(utt: Utterance, cfg: FeatureConfig) -> np.ndarray:
     """Load one utterance (or segment) and return its features, shape (n_frames, cfg.n_dims).
 
-    Raises :class:`AudioError` naming the file for any problem, including a too-short signal.
+    Raises :class:`AudioError` naming the file for any problem, including a too-short signal or a file in which
+    VAD finds no voiced frame.
     """
-    y = load_audio(utt.path, cfg.sample_rate, offset=utt.start or 0.0, duration=utt.duration)
+    y = load_audio(utt.path, cfg.sample_rate, offset=utt.start or 0.0, duration=utt.duration,
+                   min_samples=cfg.win_length)
     try:
         return extract(y, cfg.sample_rate, cfg)
     except ValueError as exc:
         raise AudioError(utt.path, str(exc)) from None
 
 
-def _worker(job: tuple[Utterance, FeatureConfig]) -> tuple[np.ndarray | None, str | None]:
-    utt, cfg = job
+def _worker(job: tuple[Utterance, FeatureConfig, FeatureCache | None, str | None]
+            ) -> tuple[np.ndarray | None, str | None]:
+    utt, cfg, cache, key = job
     try:
-        return features_for(utt, cfg), None
+        x = features_for(utt, cfg)
     except AudioError as exc:
         return None, exc.reason
     except Exception as exc:  # noqa: BLE001 - a batch run must survive any single bad file
         return None, f"{type(exc).__name__}: {exc}"
+    if cache is not None and key is not None:
+        cache.store(key, x)
+    return x, None
+
+
+def _as_cache(cache: FeatureCache | str | os.PathLike | None) -> FeatureCache | None:
+    if cache is None or isinstance(cache, FeatureCache):
+        return cache
+    return FeatureCache(cache)
 
 
 def compute_features(utts: list[Utterance], cfg: FeatureConfig, *, n_jobs: int | None = None,
-                     progress: bool = True, desc: str = "features") -> FeatureSet:
-    """Features of every utterance, in parallel over files.
+                     progress: bool = True, desc: str = "features",
+                     cache: FeatureCache | str | os.PathLike | None = None) -> FeatureSet:
+    """Features of every utterance: cached ones loaded here, the rest computed in parallel over files.
 
     Parameters
     ----------
     utts : utterances to process.
     cfg : feature configuration.
-    n_jobs : worker processes (``None``: all cores).
+    n_jobs : worker processes for the files not in the cache (``None``: all cores); each worker is limited to
+        one BLAS/OpenMP thread.
     progress : show a progress line on stderr.
+    desc : label of the progress line.
+    cache : a :class:`FeatureCache` or its folder; ``None`` disables caching.
 
     Returns
     -------
-    FeatureSet with one entry per utterance and the list of failures.
+    FeatureSet with one entry per utterance (in order), the list of failures and the number of cache hits.
     """
+    cache = _as_cache(cache)
     bar = Progress(len(utts), desc, enabled=progress)
-    feats: list[np.ndarray | None] = []
-    errors: list[tuple[Utterance, str]] = []
-    for utt, (x, err) in zip(utts, parallel_map(_worker, [(u, cfg) for u in utts], n_jobs=n_jobs),
-                             strict=True):
-        feats.append(x)
+    feats: list[np.ndarray | None] = [None] * len(utts)
+    keys: list[str | None] = [None] * len(utts)
+    hits = 0
+    if cache is not None:
+        for i, u in enumerate(utts):
+            try:
+                keys[i] = cache.key(u, cfg)
+            except OSError:
+                continue  # unreadable file: the worker reports why
+            feats[i] = cache.load(keys[i], cfg.n_dims)
+            if feats[i] is not None:
+                hits += 1
+                bar.update()
+    todo = [i for i in range(len(utts)) if feats[i] is None]
+    errors: dict[int, str] = {}
+    jobs = [(utts[i], cfg, cache, keys[i]) for i in todo]
+    for i, (x, err) in zip(todo, parallel_map(_worker, jobs, n_jobs=n_jobs), strict=True):
+        feats[i] = x
         if err is not None:
-            errors.append((utt, err))
+            errors[i] = err
         bar.update()
     bar.close()
-    return FeatureSet(list(utts), feats, errors)
+    return FeatureSet(list(utts), feats, [(utts[i], errors[i]) for i in sorted(errors)], hits)

@@ -1,10 +1,19 @@
-"""The speech front-end: MFCC frames with deltas and cepstral mean/variance normalisation.
+"""The speech front-end: MFCC frames, deltas, shifted delta cepstra, energy VAD and CMVN.
 
 :func:`extract` is pure: a signal array and a :class:`FeatureConfig` in, a float32 ``(n_frames, n_dims)``
 array out. The configuration travels with every model file, so scoring always rebuilds exactly the features
 a model was trained on.
 
-Feature dimension: ``n_mfcc * (1 + deltas)`` (default 13 * 3 = 39).
+Pipeline: pre-emphasis -> Hamming-windowed frames -> power spectrum -> HTK mel filterbank -> log -> DCT-II
+(ortho) -> liftering -> c0 kept, replaced by log-energy or dropped -> deltas and/or SDC (on the full,
+contiguous frame sequence) -> energy VAD keeps voiced frames -> CMVN over the kept frames.
+
+Feature dimension (:attr:`FeatureConfig.n_dims`)::
+
+    B = n_mfcc - 1 if energy == "none" else n_mfcc          # static coefficients
+    D = B * (1 + deltas) + (sdc_n * sdc_k if sdc else 0)
+
+e.g. default 13 * 3 = 39; ``n_mfcc=20`` -> 60; ``n_mfcc=7, deltas=0, sdc=True`` (7-1-3-7) -> 7 + 49 = 56.
 """
 
 from __future__ import annotations
@@ -17,9 +26,18 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
-__all__ = ["FeatureConfig", "extract", "mfcc", "deltas", "cmvn"]
+__all__ = ["FeatureConfig", "extract", "mfcc", "deltas", "sdc", "cmvn", "frame_energy_db", "vad_mask",
+           "FEATURES_VERSION"]
 
-_CMVN_MODES = ("none", "utterance")
+#: Bumped whenever :func:`extract` changes its output for an unchanged config (invalidates feature caches).
+FEATURES_VERSION = 2
+
+_CMVN_MODES = ("none", "utterance", "sliding")
+_ENERGY_MODES = ("c0", "log_energy", "none")
+_VAD_MODES = ("none", "max", "mean")
+_VAD_DEFAULT_DB = {"max": -30.0, "mean": -10.0}
+#: Frames whose mean power is below this (dB re full scale) are never voiced: digital silence, dither.
+VAD_ABSOLUTE_FLOOR_DB = -80.0
 
 
 @dataclass(frozen=True)
@@ -32,14 +50,31 @@ class FeatureConfig:
     frame_length_ms : analysis window length in ms (25 ms: the speech standard, a few pitch periods).
     frame_shift_ms : hop between frames in ms (10 ms, i.e. 100 frames per second).
     n_mels : mel filters (40 covers 0-8 kHz finely enough for 13-20 cepstra).
-    n_mfcc : cepstral coefficients kept, c0 included (13 is the classic speech choice).
+    n_mfcc : cepstral coefficients computed, c0 included (13 is the classic speech choice).
     fmin, fmax : frequency range of the mel filterbank in Hz; ``fmax=None`` means ``sample_rate / 2``.
     preemphasis : first-order pre-emphasis coefficient (0 disables); 0.97 flattens speech's spectral tilt.
     lifter : sinusoidal cepstral liftering parameter (0 disables; 22 as in HTK/Kaldi).
+    energy : what the first coefficient holds: ``"c0"`` (cepstral c0, default), ``"log_energy"`` (natural
+        log of the raw frame's energy, before pre-emphasis and window, as HTK's ``_E``/Kaldi's
+        ``--use-energy``) or ``"none"`` (c0 dropped: ``n_mfcc - 1`` coefficients, loudness-invariant).
     deltas : 0, 1 or 2 -- append first and second time derivatives of the cepstra.
     delta_window : N in the regression formula ``d_t = sum_n n (c_{t+n} - c_{t-n}) / (2 sum_n n^2)``.
-    cmvn : ``"utterance"`` normalises every dimension to zero mean, unit variance over the utterance
-        (removes channel effects); ``"none"`` keeps raw values.
+    cmvn : ``"utterance"`` normalises every dimension to zero mean, unit variance over the (voiced frames
+        of the) utterance, removing channel effects; ``"sliding"`` does the same over a window of
+        ``cmvn_window`` frames centred on each frame (for long recordings whose channel drifts);
+        ``"none"`` keeps raw values.
+    cmvn_window : window of the sliding CMVN in frames (300 = 3 s at a 10 ms shift); shorter utterances
+        fall back to the whole utterance.
+    vad : energy-based voice activity detection: ``"none"`` (keep every frame), ``"max"`` (keep frames whose
+        log-energy is within ``vad_threshold_db`` of the utterance's loudest frame) or ``"mean"`` (relative to
+        the utterance's mean frame log-energy). Frames below -80 dBFS are never voiced.
+    vad_threshold_db : threshold in dB relative to the reference; ``None`` uses -30 dB for ``"max"``,
+        -10 dB for ``"mean"``.
+    vad_hangover : smoothing in frames: every voiced decision is extended by this many frames on both sides,
+        so word onsets, trailing consonants and short pauses are kept (0 disables).
+    sdc : append shifted delta cepstra for language ID (Torres-Carrasquillo et al., ICSLP 2002).
+    sdc_n, sdc_d, sdc_p, sdc_k : the SDC N-d-P-k parameters (default 7-1-3-7): the first N static
+        coefficients, deltas ``c(t+d) - c(t-d)``, stacked at k shifts ``t, t+P, ..., t+(k-1)P``.
     """
 
     sample_rate: int = 16000
@@ -54,6 +89,16 @@ class FeatureConfig:
     deltas: int = 2
     delta_window: int = 2
     cmvn: str = "utterance"
+    energy: str = "c0"
+    cmvn_window: int = 300
+    vad: str = "none"
+    vad_threshold_db: float | None = None
+    vad_hangover: int = 5
+    sdc: bool = False
+    sdc_n: int = 7
+    sdc_d: int = 1
+    sdc_p: int = 3
+    sdc_k: int = 7
 
     def __post_init__(self) -> None:
         problems = []
@@ -72,8 +117,23 @@ class FeatureConfig:
             problems.append(f"deltas must be 0, 1 or 2, got {self.deltas}")
         if self.delta_window < 1:
             problems.append(f"delta_window must be >= 1, got {self.delta_window}")
-        if self.cmvn not in _CMVN_MODES:
-            problems.append(f"cmvn must be one of {_CMVN_MODES}, got {self.cmvn!r}")
+        for name, allowed in (("cmvn", _CMVN_MODES), ("energy", _ENERGY_MODES), ("vad", _VAD_MODES)):
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.energy == "none" and self.n_mfcc < 2:
+            problems.append("energy='none' drops c0, so n_mfcc must be >= 2")
+        if not isinstance(self.cmvn_window, int) or self.cmvn_window < 2:
+            problems.append(f"cmvn_window must be an integer >= 2 frames, got {self.cmvn_window!r}")
+        if not isinstance(self.vad_hangover, int) or self.vad_hangover < 0:
+            problems.append(f"vad_hangover must be an integer >= 0 frames, got {self.vad_hangover!r}")
+        if self.vad_threshold_db is not None and not self.vad_threshold_db <= 0:
+            problems.append(f"vad_threshold_db must be <= 0 (dB below the reference), got {self.vad_threshold_db}")
+        if not isinstance(self.sdc, bool):
+            problems.append(f"sdc must be true or false, got {self.sdc!r}")
+        if any(not isinstance(v, int) or v < 1 for v in (self.sdc_n, self.sdc_d, self.sdc_p, self.sdc_k)):
+            problems.append("sdc_n, sdc_d, sdc_p and sdc_k must be positive integers")
+        elif self.sdc and self.sdc_n > self.n_static:
+            problems.append(f"sdc_n ({self.sdc_n}) exceeds the {self.n_static} static coefficients")
         if problems:
             raise ValueError("invalid FeatureConfig: " + "; ".join(problems))
 
@@ -93,17 +153,22 @@ class FeatureConfig:
         return 1 << (self.win_length - 1).bit_length()
 
     @property
+    def n_static(self) -> int:
+        """Static coefficients per frame: ``n_mfcc``, minus one when c0 is dropped."""
+        return self.n_mfcc - (self.energy == "none")
+
+    @property
     def n_dims(self) -> int:
-        """Number of feature dimensions :func:`extract` returns."""
-        return self.n_mfcc * (1 + self.deltas)
+        """Number of feature dimensions :func:`extract` returns (see the module docstring)."""
+        return self.n_static * (1 + self.deltas) + (self.sdc_n * self.sdc_k if self.sdc else 0)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the fields (JSON/TOML-serialisable)."""
+        """Plain dict of the fields (JSON-serialisable; ``None`` values are omitted when writing TOML)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureConfig:
-        """Build from a dict; unknown keys raise ``ValueError`` naming them."""
+        """Build from a dict; missing keys take their defaults, unknown keys raise ``ValueError`` naming them."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -112,10 +177,17 @@ class FeatureConfig:
 
 
 @lru_cache(maxsize=16)
-def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    import librosa
+def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float):
+    """(n_mels, n_fft // 2 + 1) HTK mel filterbank as a sparse CSR matrix.
 
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=True).astype(np.float32)
+    Sparse on purpose: each FFT bin feeds at most two filters, and a sparse product runs single-threaded in
+    a fraction of the time of a dense BLAS call (which, multi-threaded on a busy machine, was 30x slower).
+    """
+    import librosa
+    import scipy.sparse
+
+    dense = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=True)
+    return scipy.sparse.csr_matrix(dense.astype(np.float32))
 
 
 @lru_cache(maxsize=16)
@@ -123,8 +195,32 @@ def _window(n: int) -> np.ndarray:
     return np.hamming(n).astype(np.float32)
 
 
+@lru_cache(maxsize=16)
+def _dct_lifter(n_mels: int, n_mfcc: int, lifter: float) -> np.ndarray:
+    """(n_mels, n_mfcc) matrix: orthonormal DCT-II rows times the lifter weights."""
+    basis = scipy.fft.dct(np.eye(n_mels), type=2, norm="ortho", axis=1)[:, :n_mfcc]
+    if lifter:
+        n = np.arange(n_mfcc)
+        basis = basis * (1 + (lifter / 2) * np.sin(np.pi * n / lifter))
+    return basis.astype(np.float32)
+
+
+def _frames(y: np.ndarray, win: int, hop: int) -> np.ndarray:
+    """Read-only strided view (n_frames, win) of ``y``."""
+    return np.lib.stride_tricks.sliding_window_view(y, win)[::hop]
+
+
+def _check_signal(y: np.ndarray, win: int) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"expected a 1-D signal, got shape {y.shape}")
+    if y.shape[0] < win:
+        raise ValueError(f"signal of {y.shape[0]} samples is shorter than one analysis frame ({win} samples)")
+    return y
+
+
 def mfcc(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    """Mel-frequency cepstral coefficients of a signal.
+    """Mel-frequency cepstral coefficients of a signal (c0 always included, as cepstral c0).
 
     Parameters
     ----------
@@ -135,25 +231,63 @@ def mfcc(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     -------
     c : float32 array (n_frames, n_mfcc), ``n_frames = 1 + (n_samples - win_length) // hop_length``.
     """
-    y = np.asarray(y, dtype=np.float32)
     win, hop = cfg.win_length, cfg.hop_length
-    if y.ndim != 1:
-        raise ValueError(f"expected a 1-D signal, got shape {y.shape}")
-    if y.shape[0] < win:
-        raise ValueError(f"signal of {y.shape[0]} samples is shorter than one analysis frame ({win} samples)")
+    y = _check_signal(y, win)
     if cfg.preemphasis:
         y = np.concatenate([y[:1], y[1:] - np.float32(cfg.preemphasis) * y[:-1]])
-    frames = np.lib.stride_tricks.sliding_window_view(y, win)[::hop] * _window(win)
-    spec = np.fft.rfft(frames, n=cfg.n_fft, axis=1)
-    power = (spec.real**2 + spec.imag**2).astype(np.float32)
+    frames = _frames(y, win, hop) * _window(win)
+    spec = scipy.fft.rfft(frames, n=cfg.n_fft, axis=1, overwrite_x=True)
+    del frames
+    power = np.square(spec.real)
+    power += np.square(spec.imag)
+    del spec
     fmax = cfg.sample_rate / 2 if cfg.fmax is None else cfg.fmax
-    mel = power @ _mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, fmax).T
-    logmel = np.log(np.maximum(mel, np.float32(1e-10)))
-    c = scipy.fft.dct(logmel, type=2, norm="ortho", axis=1)[:, : cfg.n_mfcc]
-    if cfg.lifter:
-        n = np.arange(cfg.n_mfcc, dtype=np.float32)
-        c = c * (1 + (cfg.lifter / 2) * np.sin(np.pi * n / cfg.lifter)).astype(np.float32)
-    return c.astype(np.float32, copy=False)
+    mel = np.ascontiguousarray((_mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, fmax) @ power.T).T)
+    np.log(np.maximum(mel, np.float32(1e-10), out=mel), out=mel)
+    return mel @ _dct_lifter(cfg.n_mels, cfg.n_mfcc, float(cfg.lifter))
+
+
+def frame_energy_db(y: np.ndarray, win: int, hop: int) -> np.ndarray:
+    """Mean power of each raw frame in dB re full scale (floored at -100 dB).
+
+    Parameters
+    ----------
+    y : array (n_samples,), signal in [-1, 1].
+    win, hop : frame length and shift in samples.
+
+    Returns
+    -------
+    float32 array (n_frames,), the same frames as :func:`mfcc`.
+    """
+    y = _check_signal(y, win)
+    e = np.einsum("ij,ij->i", fr := _frames(y, win, hop), fr, dtype=np.float64) / win
+    return (10 * np.log10(np.maximum(e, 1e-10))).astype(np.float32)
+
+
+def vad_mask(energy_db: np.ndarray, mode: str = "max", threshold_db: float | None = None,
+             hangover: int = 5) -> np.ndarray:
+    """Energy voice activity detection.
+
+    Parameters
+    ----------
+    energy_db : array (n_frames,), frame energies in dB (see :func:`frame_energy_db`).
+    mode : ``"max"`` or ``"mean"``: the reference the threshold is relative to.
+    threshold_db : frames above ``reference + threshold_db`` are voiced (``None``: -30 for max, -10 for mean).
+    hangover : frames added on both sides of every voiced frame (smoothing).
+
+    Returns
+    -------
+    bool array (n_frames,): True for voiced frames. Frames below -80 dBFS are never voiced.
+    """
+    e = np.asarray(energy_db, dtype=np.float64)
+    if mode not in _VAD_DEFAULT_DB:
+        raise ValueError(f"unknown VAD mode {mode!r}")
+    thr = _VAD_DEFAULT_DB[mode] if threshold_db is None else threshold_db
+    ref = e.max() if mode == "max" else e.mean()
+    voiced = (e > ref + thr) & (e > VAD_ABSOLUTE_FLOOR_DB)
+    if hangover and voiced.any():
+        voiced = np.convolve(voiced.astype(np.float32), np.ones(2 * hangover + 1, np.float32), mode="same") > 0.5
+    return voiced
 
 
 def deltas(x: np.ndarray, window: int = 2) -> np.ndarray:
@@ -177,13 +311,36 @@ def deltas(x: np.ndarray, window: int = 2) -> np.ndarray:
     return d / np.float32(2 * sum(n * n for n in range(1, window + 1)))
 
 
-def cmvn(x: np.ndarray, mode: str = "utterance") -> np.ndarray:
-    """Cepstral mean and variance normalisation over the whole utterance.
+def sdc(c: np.ndarray, n: int = 7, d: int = 1, p: int = 3, k: int = 7) -> np.ndarray:
+    """Shifted delta cepstra (Torres-Carrasquillo et al. 2002), edges padded by repetition.
+
+    Parameters
+    ----------
+    c : array (n_frames, >= n), static cepstra.
+    n, d, p, k : N-d-P-k: use the first ``n`` coefficients; ``delta(t) = c(t+d) - c(t-d)``;
+        block i (0..k-1) is ``delta(t + i p)``.
+
+    Returns
+    -------
+    float32 array (n_frames, n * k): the k delta blocks side by side.
+    """
+    c = np.asarray(c, dtype=np.float32)[:, :n]
+    t = c.shape[0]
+    cp = np.pad(c, ((d, d + (k - 1) * p), (0, 0)), mode="edge")
+    delta = cp[2 * d:] - cp[: -2 * d]  # delta[j] = c(j+d) - c(j-d), j = 0 .. t + (k-1)p - 1
+    return np.concatenate([delta[i * p: i * p + t] for i in range(k)], axis=1)
+
+
+def cmvn(x: np.ndarray, mode: str = "utterance", window: int = 300) -> np.ndarray:
+    """Cepstral mean and variance normalisation.
 
     Parameters
     ----------
     x : array (n_frames, n_dims).
-    mode : ``"utterance"`` or ``"none"``.
+    mode : ``"utterance"`` (statistics of all frames), ``"sliding"`` (statistics of the ``window`` frames
+        centred on each frame, shifted inwards at the edges; the whole utterance when it is shorter) or
+        ``"none"``.
+    window : sliding window length in frames.
 
     Returns
     -------
@@ -192,37 +349,69 @@ def cmvn(x: np.ndarray, mode: str = "utterance") -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if mode == "none":
         return x
-    if mode != "utterance":
+    if mode not in ("utterance", "sliding"):
         raise ValueError(f"unknown cmvn mode {mode!r}")
-    mu = x.mean(axis=0)
-    sd = x.std(axis=0)
-    return ((x - mu) / np.maximum(sd, np.float32(1e-8))).astype(np.float32)
+    t = x.shape[0]
+    x64 = x.astype(np.float64)  # float64 statistics: a constant column gives exactly zero, not +-1
+    if mode == "utterance" or t <= window:
+        mu = x64.mean(axis=0)
+        sd = x64.std(axis=0)
+        return ((x64 - mu) / np.maximum(sd, 1e-8 + 1e-7 * np.abs(mu))).astype(np.float32)
+    s1 = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x64, axis=0)])
+    s2 = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x64 * x64, axis=0)])
+    lo = np.clip(np.arange(t) - window // 2, 0, t - window)
+    hi = lo + window
+    mu = (s1[hi] - s1[lo]) / window
+    var = np.maximum((s2[hi] - s2[lo]) / window - mu * mu, 0.0)
+    return ((x64 - mu) / np.maximum(np.sqrt(var), 1e-8 + 1e-7 * np.abs(mu))).astype(np.float32)
 
 
 def extract(y: np.ndarray, sr: int, cfg: FeatureConfig) -> np.ndarray:
-    """Feature frames of a signal: MFCC, optional deltas, then CMVN.
+    """Feature frames of a signal: MFCC (c0 / log-energy / none), deltas, SDC, energy VAD, then CMVN.
 
     Parameters
     ----------
-    y : array (n_samples,), mono signal.
+    y : array (n_samples,), mono signal, nominally in [-1, 1].
     sr : its sample rate in Hz; must equal ``cfg.sample_rate`` (resample on load, see ``audio.load_audio``).
     cfg : feature configuration.
 
     Returns
     -------
-    float32 array (n_frames, cfg.n_dims), frames every ``cfg.frame_shift_ms`` ms.
+    float32 array (n_frames, cfg.n_dims), frames every ``cfg.frame_shift_ms`` ms (only the voiced ones when
+    ``cfg.vad`` is on).
+
+    Raises
+    ------
+    ValueError : wrong rate, non-finite samples, a signal shorter than one frame, or VAD keeping no frame.
     """
     if sr != cfg.sample_rate:
         raise ValueError(f"signal is at {sr} Hz but the feature config expects {cfg.sample_rate} Hz")
-    y = np.asarray(y, dtype=np.float32)
-    if not np.all(np.isfinite(y)):
+    y = _check_signal(y, cfg.win_length)
+    if not np.isfinite(y).all():
         raise ValueError("signal contains NaN or infinite samples")
     c = mfcc(y, cfg)
+    energy_db = None
+    if cfg.energy == "log_energy" or cfg.vad != "none":
+        energy_db = frame_energy_db(y, cfg.win_length, cfg.hop_length)
+    if cfg.energy == "log_energy":
+        c[:, 0] = energy_db * np.float32(np.log(10) / 10) + np.float32(np.log(cfg.win_length))
+    elif cfg.energy == "none":
+        c = c[:, 1:]
     parts = [c]
     if cfg.deltas >= 1:
         d1 = deltas(c, cfg.delta_window)
         parts.append(d1)
         if cfg.deltas >= 2:
             parts.append(deltas(d1, cfg.delta_window))
+    if cfg.sdc:
+        parts.append(sdc(c, cfg.sdc_n, cfg.sdc_d, cfg.sdc_p, cfg.sdc_k))
     x = np.concatenate(parts, axis=1) if len(parts) > 1 else c
-    return cmvn(x, cfg.cmvn)
+    if cfg.vad != "none":
+        keep = vad_mask(energy_db, cfg.vad, cfg.vad_threshold_db, cfg.vad_hangover)
+        if not keep.any():
+            thr = _VAD_DEFAULT_DB[cfg.vad] if cfg.vad_threshold_db is None else cfg.vad_threshold_db
+            raise ValueError(f"energy VAD kept no frame of {len(keep)} (loudest frame {energy_db.max():.1f} dBFS; "
+                             f"threshold {thr:g} dB re {cfg.vad} energy, floor {VAD_ABSOLUTE_FLOOR_DB:g} dBFS): "
+                             f"the audio is silent or too quiet")
+        x = x[keep]
+    return cmvn(x, cfg.cmvn, cfg.cmvn_window)

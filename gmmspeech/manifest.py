@@ -2,7 +2,9 @@
 
 Format: UTF-8 CSV with a header row. Required columns ``path,label``; optional ``start,end`` (seconds, a
 segment of the file), ``speaker``, ``split``. ``path`` is relative to the manifest's folder unless absolute.
-:func:`read_manifest` reports every problem at once, each with its line number.
+:func:`read_manifest` reports every problem at once, each with its line number; :func:`check_split` checks a
+train/test pair (the same audio on both sides, classes with too few training files).
+Builders for known corpus layouts live in :mod:`gmmspeech.prepare`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from .atomic import atomic_write_text
 
-__all__ = ["Utterance", "ManifestError", "read_manifest", "write_manifest"]
+__all__ = ["Utterance", "ManifestError", "read_manifest", "write_manifest", "check_split", "class_counts"]
 
 REQUIRED = ("path", "label")
 OPTIONAL = ("start", "end", "speaker", "split")
@@ -78,13 +80,14 @@ def _parse_time(value: str) -> float | None:
     return t
 
 
-def read_manifest(path: str | os.PathLike, *, check_files: bool = True) -> list[Utterance]:
+def read_manifest(path: str | os.PathLike, *, check_files: bool = True, min_files: int = 1) -> list[Utterance]:
     """Read and validate a manifest.
 
     Parameters
     ----------
     path : the CSV file.
     check_files : check that every audio file exists and that segments lie inside it.
+    min_files : every class must have at least this many rows (files or segments).
 
     Returns
     -------
@@ -150,6 +153,14 @@ def read_manifest(path: str | os.PathLike, *, check_files: bool = True) -> list[
         raise ManifestError(path, [(0, f"not a readable CSV file ({exc})")]) from None
     if not utts and not problems:
         problems.append((0, "the manifest lists no files"))
+    first_line: dict[str, int] = {}
+    for u in utts:
+        first_line.setdefault(u.label, u.line)
+    for label, n in sorted(class_counts(utts).items()):
+        if label and n < min_files:
+            problems.append((first_line[label], f"class '{label}' has {n} file{'s' if n != 1 else ''}, "
+                                                f"fewer than the minimum {min_files}"))
+    problems.sort(key=lambda p: p[0])
     if problems:
         raise ManifestError(path, problems)
     return utts
@@ -188,3 +199,54 @@ def write_manifest(path: str | os.PathLike, utts: list[Utterance]) -> None:
         w.writerow([rel, u.label, "" if u.start is None else u.start, "" if u.end is None else u.end,
                     u.speaker, u.split])
     atomic_write_text(path, buf.getvalue())
+
+
+def class_counts(utts: list[Utterance]) -> dict[str, int]:
+    """Number of rows per label, labels in sorted order."""
+    counts: dict[str, int] = {}
+    for u in utts:
+        counts[u.label] = counts.get(u.label, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _overlaps(a: Utterance, b: Utterance) -> bool:
+    """Whether two utterances of the same file share any audio (``None`` bounds are the file's ends)."""
+    a0, b0 = a.start or 0.0, b.start or 0.0
+    a1 = float("inf") if a.end is None else a.end
+    b1 = float("inf") if b.end is None else b.end
+    return a0 < b1 and b0 < a1
+
+
+def check_split(train: list[Utterance], test: list[Utterance] | None = None, *, min_files: int = 1,
+                names: tuple[str, str] = ("train", "test")) -> list[str]:
+    """Problems of a train/test pair of manifests, all at once (an empty list when there are none).
+
+    Parameters
+    ----------
+    train, test : the two manifests' utterances (``test`` may be ``None``).
+    min_files : every class of ``train`` -- and every class that appears only in ``test`` -- must have at least
+        this many training rows.
+    names : how the two manifests are named in the messages (e.g. their file names).
+
+    Returns
+    -------
+    list of messages such as ``"test line 7: same audio as train line 3 (a/x.wav)"`` or
+    ``"class 'fr' has 1 training file, fewer than the minimum 2"``. Segments of one file on both sides are a
+    problem only when they overlap.
+    """
+    problems = []
+    counts = class_counts(train)
+    for label in sorted(set(counts) | {u.label for u in test or []}):
+        n = counts.get(label, 0)
+        if n < min_files:
+            problems.append(f"class '{label}' has {n} training file{'s' if n != 1 else ''} in {names[0]}, "
+                            f"fewer than the minimum {min_files}")
+    by_path: dict[Path, list[Utterance]] = {}
+    for u in train:
+        by_path.setdefault(u.path, []).append(u)
+    for u in test or []:
+        for t in by_path.get(u.path, []):
+            if _overlaps(u, t):
+                problems.append(f"{names[1]} line {u.line}: same audio as {names[0]} line {t.line} ({u.name})")
+                break
+    return problems

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .classifier import GMMClassifier
-from .evaluate import classification_metrics, confusion_matrix
+from .classifier import UNKNOWN, GMMClassifier, open_set_decision
+from .evaluate import classification_metrics, confusion_matrix, detection_metrics
 from .featstore import compute_features
 from .features import FeatureConfig
 from .manifest import Utterance
@@ -51,12 +51,14 @@ class EvalResult:
 
 
 def train_classifier(utts: list[Utterance], features: FeatureConfig, model: ModelConfig, *,
-                     n_jobs: int | None = None, quiet: bool = False, recipe: str | None = None) -> TrainResult:
+                     n_jobs: int | None = None, quiet: bool = False, recipe: str | None = None,
+                     cache=None) -> TrainResult:
     """Extract features for ``utts`` and fit one GMM per label.
 
     Bad files are skipped and reported in ``TrainResult.errors``; a class left with no usable file is an error.
+    ``cache`` (a ``featstore.FeatureCache``, its folder, or ``None`` for none) is passed to ``compute_features``.
     """
-    fs = compute_features(utts, features, n_jobs=n_jobs, progress=not quiet, desc="features")
+    fs = compute_features(utts, features, n_jobs=n_jobs, progress=not quiet, desc="features", cache=cache)
     by_class: dict[str, list[np.ndarray]] = defaultdict(list)
     for u, x in fs.ok():
         by_class[u.label].append(x)
@@ -92,18 +94,25 @@ def train_classifier(utts: list[Utterance], features: FeatureConfig, model: Mode
 
 
 def evaluate_classifier(clf: GMMClassifier, features: FeatureConfig, utts: list[Utterance], *,
-                        n_jobs: int | None = None, quiet: bool = False) -> EvalResult:
+                        n_jobs: int | None = None, quiet: bool = False, cache=None,
+                        open_set: bool = False, reject_below: float | None = None) -> EvalResult:
     """Score every utterance with ``clf`` and compare with its label.
 
     Files that fail are reported in ``EvalResult.errors`` and left out of the metrics; labels the model does
-    not know are listed in ``unknown_labels`` and counted as errors (they can never be predicted).
+    not know are listed in ``unknown_labels`` and counted as errors (they can never be predicted). Metrics
+    include the one-vs-rest equal error rate (:func:`gmmspeech.evaluate.detection_metrics`). With ``open_set``
+    (the model's calibrated thresholds) or ``reject_below`` (one threshold), files no class fits are predicted
+    ``unknown``.
     """
-    fs = compute_features(utts, features, n_jobs=n_jobs, progress=not quiet, desc="scoring")
-    rows, y_true, y_pred = [], [], []
+    fs = compute_features(utts, features, n_jobs=n_jobs, progress=not quiet, desc="scoring", cache=cache)
+    thresholds = clf.open_set_thresholds(reject_below) if (open_set or reject_below is not None) else None
+    rows, y_true, y_pred, all_scores = [], [], [], []
     for u, x in fs.ok():
         scores = clf.score(x)
-        order = np.argsort(scores)[::-1]
+        order = np.argsort(-scores, kind="stable")
         pred = clf.classes_[order[0]]
+        if thresholds is not None and open_set_decision(scores, thresholds):
+            pred = UNKNOWN
         margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else float("inf")
         row = {"file": u.name, "truth": u.label, "predicted": pred, "correct": int(pred == u.label),
                "margin": round(margin, 6), "n_frames": int(len(x))}
@@ -111,9 +120,14 @@ def evaluate_classifier(clf: GMMClassifier, features: FeatureConfig, utts: list[
         rows.append(row)
         y_true.append(u.label)
         y_pred.append(pred)
+        all_scores.append(scores)
     unknown = sorted(set(y_true) - set(clf.classes_))
     labels = list(clf.classes_) + unknown
+    if UNKNOWN in y_pred and UNKNOWN not in labels:
+        labels.append(UNKNOWN)
     metrics = classification_metrics(y_true, y_pred, labels)
+    score_matrix = np.array(all_scores).reshape(len(all_scores), len(clf.classes_))
+    metrics.update(detection_metrics(score_matrix, y_true, clf.classes_))
     metrics["unknown_labels"] = unknown
     metrics["failed_files"] = [{"file": u.name, "line": u.line, "reason": msg} for u, msg in fs.errors]
     cm = confusion_matrix(y_true, y_pred, labels)

@@ -4,7 +4,7 @@ Schema (every table optional except ``[data]``; paths are relative to the recipe
 
     name = "demo_lid"
     description = "..."
-    [data]      train = "train.csv"   test = "test.csv"
+    [data]      train = "train.csv"   test = "test.csv"   min_files = 1  (fewest training files per class)
     [features]  any FeatureConfig field (sample_rate, n_mfcc, deltas, cmvn, ...)
     [model]     components, iterations, tolerance, init, var_floor, seed
     [evaluate]  report = "reports/NAME"
@@ -62,11 +62,12 @@ class Recipe:
     report_dir: Path | None = None
     model_path: Path | None = None
     jobs: int | None = None
+    min_files: int = 1
 
 
 _SCHEMA: dict[str, set[str] | None] = {
     "name": None, "description": None,
-    "data": {"train", "test"},
+    "data": {"train", "test", "min_files"},
     "features": None,  # checked by FeatureConfig.from_dict
     "model": {"components", "iterations", "tolerance", "init", "var_floor", "seed"},
     "evaluate": {"report"},
@@ -123,6 +124,9 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         raise fail(f"model.components must be a positive integer, got {model.components!r}")
     if not isinstance(model.iterations, int) or model.iterations < 1:
         raise fail(f"model.iterations must be a positive integer, got {model.iterations!r}")
+    min_files = data.get("min_files", 1)
+    if not isinstance(min_files, int) or isinstance(min_files, bool) or min_files < 1:
+        raise fail(f"data.min_files must be a positive integer, got {min_files!r}")
     name = doc.get("name", path.stem)
     return Recipe(
         path=path.resolve(), name=str(name), description=str(doc.get("description", "")),
@@ -130,5 +134,5 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         features=features, model=model,
         report_dir=rel(doc.get("evaluate", {}).get("report"), "evaluate.report"),
         model_path=rel(doc.get("output", {}).get("model"), "output.model"),
-        jobs=doc.get("parallel", {}).get("jobs"),
+        jobs=doc.get("parallel", {}).get("jobs"), min_files=min_files,
     )

@@ -55,3 +55,17 @@ def toy_corpus(tmp_path_factory) -> dict[str, Path]:
         manifests[split] = m
     manifests["root"] = root
     return manifests
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_feature_cache(tmp_path_factory):
+    """Keep the tests' feature cache out of the user's ~/.cache."""
+    import os
+
+    old = os.environ.get("GMMSPEECH_CACHE")
+    os.environ["GMMSPEECH_CACHE"] = str(tmp_path_factory.mktemp("feature-cache"))
+    yield
+    if old is None:
+        os.environ.pop("GMMSPEECH_CACHE", None)
+    else:
+        os.environ["GMMSPEECH_CACHE"] = old

@@ -42,3 +42,37 @@ def test_missing_columns_and_round_trip(tmp_path):
     utts = read_manifest(tmp_path / "m.csv")
     write_manifest(tmp_path / "sub" / "copy.csv", utts)
     assert read_manifest(tmp_path / "sub" / "copy.csv")[0].path == utts[0].path
+
+
+def _utt(path, label, start=None, end=None, line=2):
+    from pathlib import Path
+
+    from gmmspeech.manifest import Utterance
+
+    return Utterance(Path(path), label, start, end, line=line)
+
+
+def test_min_files_per_class_is_checked_on_load(tmp_path):
+    for i in range(3):
+        write_wav(tmp_path / f"{i}.wav", tone(200 + 100 * i, 0.3))
+    (tmp_path / "m.csv").write_text("path,label\n0.wav,en\n1.wav,en\n2.wav,fr\n")
+    assert len(read_manifest(tmp_path / "m.csv", min_files=1)) == 3
+    with pytest.raises(ManifestError) as ei:
+        read_manifest(tmp_path / "m.csv", min_files=2)
+    assert ei.value.problems == [(4, "class 'fr' has 1 file, fewer than the minimum 2")]
+
+
+def test_check_split_finds_leaks_and_thin_classes():
+    from gmmspeech.manifest import check_split
+
+    train = [_utt("/a.wav", "en", line=2), _utt("/b.wav", "en", 0.0, 5.0, line=3), _utt("/c.wav", "fr", line=4)]
+    assert check_split(train, [_utt("/d.wav", "en"), _utt("/b.wav", "en", 5.0, 9.0)]) == []  # segments abut
+    problems = check_split(train, [_utt("/x.wav", "de", line=2), _utt("/b.wav", "en", 4.0, 6.0, line=3),
+                                   _utt("/a.wav", "en", 1.0, 2.0, line=4)], min_files=2,
+                           names=("tr.csv", "te.csv"))
+    assert problems == [
+        "class 'de' has 0 training files in tr.csv, fewer than the minimum 2",
+        "class 'fr' has 1 training file in tr.csv, fewer than the minimum 2",
+        "te.csv line 3: same audio as tr.csv line 3 (/b.wav[4.00-6.00])",
+        "te.csv line 4: same audio as tr.csv line 2 (/a.wav[1.00-2.00])",
+    ]

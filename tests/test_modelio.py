@@ -12,44 +12,77 @@ from gmmspeech.modelio import FORMAT_VERSION, ModelFileError, load_model, save_m
 @pytest.fixture
 def fitted():
     rng = np.random.default_rng(0)
-    data = {"x": rng.standard_normal((300, 3)), "y": rng.standard_normal((300, 3)) + 2}
+    data = {"x": rng.standard_normal((600, 3)), "y": rng.standard_normal((600, 3)) + 2}
     return GMMClassifier(n_components=2, random_state=0).fit(data)
 
 
-def test_round_trip_gives_identical_scores(tmp_path, fitted):
+def test_round_trip_gives_identical_scores_and_thresholds(tmp_path, fitted):
     p = tmp_path / "m.npz"
     save_model(fitted, p, {"features": FeatureConfig().to_dict()})
     clf, meta = load_model(p)
     X = np.random.default_rng(1).standard_normal((40, 3))
     assert clf.classes_ == fitted.classes_
     np.testing.assert_array_equal(clf.score(X), fitted.score(X))
+    np.testing.assert_array_equal(clf.reject_thresholds_, fitted.reject_thresholds_)
+    assert clf.calibration_ == fitted.calibration_
     assert meta["format_version"] == FORMAT_VERSION and FeatureConfig.from_dict(meta["features"]) == FeatureConfig()
+    assert set(meta["open_set"]["thresholds"]) == {"x", "y"}
     assert [q.name for q in tmp_path.iterdir()] == ["m.npz"]  # no temp file left
 
 
+def _arrays(p):
+    with np.load(p, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
 def _rewrite(tmp_path, src, **changes):
-    with np.load(src, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = _arrays(src)
     arrays.update(changes)
     out = tmp_path / "bad.npz"
     np.savez(out, **arrays)
     return out
 
 
+def _meta(p, **changes):
+    m = json.loads(str(_arrays(p)["meta"]))
+    m.update(changes)
+    return np.array(json.dumps(m))
+
+
+def test_version_1_file_without_open_set_block_still_loads(tmp_path, fitted):
+    p = tmp_path / "m.npz"
+    save_model(fitted, p, {"features": {}})
+    m = json.loads(str(_arrays(p)["meta"]))
+    del m["open_set"]
+    old = _rewrite(tmp_path, p, meta=np.array(json.dumps({**m, "format_version": 1})))
+    clf, meta = load_model(old)
+    assert clf.reject_thresholds_ is None and "open_set" not in meta
+    np.testing.assert_array_equal(clf.score(np.ones((5, 3))), fitted.score(np.ones((5, 3))))
+
+
 @pytest.mark.parametrize("change, message", [
-    (lambda a, m: {"variances": -a["variances"]}, "variances"),
-    (lambda a, m: {"weights": a["weights"] * 2}, "sum to one"),
-    (lambda a, m: {"means": a["means"][:, :1]}, "shapes disagree"),
-    (lambda a, m: {"meta": np.array(json.dumps({**m, "format_version": FORMAT_VERSION + 1}))}, "format version"),
+    (lambda a, p: {"variances": -a["variances"]}, "variances must be finite and positive"),
+    (lambda a, p: {"variances": np.where(a["variances"] > 0, np.inf, 0)}, "variances must be finite"),
+    (lambda a, p: {"weights": a["weights"] * 2}, "sum to one"),
+    (lambda a, p: {"weights": np.full_like(a["weights"], np.nan)}, "sum to one"),
+    (lambda a, p: {"means": a["means"][:, :1]}, "shapes disagree"),
+    (lambda a, p: {"means": np.full_like(a["means"], np.nan)}, "means must be finite"),
+    (lambda a, p: {"weights": a["weights"].astype(str)}, "floating-point"),
+    (lambda a, p: {"meta": _meta(p, format_version=FORMAT_VERSION + 1)}, "format version"),
+    (lambda a, p: {"meta": _meta(p, classes=["x", "x"])}, "distinct"),
+    (lambda a, p: {"meta": _meta(p, classes=["x"])}, "1 classes but the arrays hold 2"),
+    (lambda a, p: {"meta": _meta(p, open_set={"thresholds": {"x": 1.0}})}, "open_set"),
+    (lambda a, p: {"meta": np.array("[1, 2]")}, "JSON object"),
+    (lambda a, p: {"meta": np.array("{not json")}, "not valid JSON"),
+    (lambda a, p: {"meta": np.array(3.0)}, "JSON string"),
 ])
 def test_invalid_models_are_refused(tmp_path, fitted, change, message):
     p = tmp_path / "m.npz"
     save_model(fitted, p, {"features": {}})
-    with np.load(p, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    bad = _rewrite(tmp_path, p, **change(arrays, json.loads(str(arrays["meta"]))))
-    with pytest.raises(ModelFileError, match=message):
+    bad = _rewrite(tmp_path, p, **change(_arrays(p), p))
+    with pytest.raises(ModelFileError, match=message) as err:
         load_model(bad)
+    assert str(bad) in str(err.value)
 
 
 def test_pickle_payload_is_refused_without_running_it(tmp_path):
@@ -64,8 +97,57 @@ def test_pickle_payload_is_refused_without_running_it(tmp_path):
              variances=np.ones((1, 1, 1)), meta=np.array("{}"))
     with pytest.raises(ModelFileError, match="refused"):
         load_model(p)
-    assert not marker.exists()
     raw = tmp_path / "raw.npz"
-    raw.write_bytes(pickle.dumps({"a": 1}))
-    with pytest.raises(ModelFileError, match="not a gmmspeech model"):
+    raw.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(ModelFileError, match="pickle"):
         load_model(raw)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"hello, not a model", "not a gmmspeech model file"),
+    (b"", "not a gmmspeech model file"),
+    (None, "single .npy array"),
+])
+def test_files_that_are_not_models(tmp_path, content, message):
+    p = tmp_path / "thing.npz"
+    if content is None:
+        np.save(tmp_path / "thing.npy", np.zeros(3))
+        (tmp_path / "thing.npy").rename(p)
+    else:
+        p.write_bytes(content)
+    with pytest.raises(ModelFileError, match=message):
+        load_model(p)
+    other = tmp_path / "other.npz"
+    np.savez(other, x=np.zeros(2))
+    with pytest.raises(ModelFileError, match="missing means, meta, variances, weights"):
+        load_model(other)
+    with pytest.raises(ModelFileError, match="no such model file"):
+        load_model(tmp_path / "absent.npz")
+
+
+def test_a_crash_while_saving_leaves_the_old_model_intact(tmp_path, fitted, monkeypatch):
+    p = tmp_path / "m.npz"
+    save_model(fitted, p, {"features": {}})
+    before = p.read_bytes()
+
+    def crash(f, **arrays):
+        f.write(b"PK half a zip")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(fitted, p, {"features": {}, "note": "new"})
+    assert p.read_bytes() == before and [q.name for q in tmp_path.iterdir()] == ["m.npz"]
+    assert load_model(p)[0].classes_ == ["x", "y"]
+
+
+def test_saved_files_follow_the_umask(tmp_path, fitted):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        save_model(fitted, tmp_path / "m.npz", {"features": {}})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from gmmspeech.recipe import RecipeError, load_recipe
@@ -26,3 +28,34 @@ def test_bad_recipes_name_the_key(tmp_path, body, needle):
     with pytest.raises(RecipeError) as ei:
         load_recipe(p)
     assert needle in str(ei.value) and str(p) in str(ei.value)
+
+
+REPO_RECIPES = sorted((Path(__file__).resolve().parent.parent / "recipes").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", REPO_RECIPES, ids=lambda p: p.name)
+def test_every_shipped_recipe_loads(path):
+    """Every recipe in recipes/ stays valid for the current FeatureConfig and ModelConfig."""
+    r = load_recipe(path)
+    assert r.name == path.stem and r.train is not None and r.test is not None and r.model_path is not None
+    assert r.features.n_dims > 0 and r.min_files >= 1
+
+
+def test_task_recipes_use_task_appropriate_features():
+    by_name = {p.stem: load_recipe(p) for p in REPO_RECIPES}
+    assert {"gtzan_genre", "voxlingua_lid", "commonvoice_lid", "voxceleb1_speaker"} <= set(by_name)
+    genre = by_name["gtzan_genre"].features
+    assert genre.frame_length_ms > 40 and genre.cmvn == "none" and by_name["gtzan_genre"].model.components >= 64
+    for lid in ("voxlingua_lid", "commonvoice_lid"):
+        f = by_name[lid].features
+        assert f.sdc and f.n_dims == 56 and f.vad != "none"
+    spk = by_name["voxceleb1_speaker"].features
+    assert spk.deltas == 2 and spk.cmvn != "none" and spk.vad != "none"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", '"3"', "true"])
+def test_min_files_must_be_a_positive_integer(tmp_path, value):
+    p = tmp_path / "r.toml"
+    p.write_text(f'[data]\ntrain="a.csv"\nmin_files={value}\n')
+    with pytest.raises(RecipeError, match="data.min_files must be a positive integer"):
+        load_recipe(p)
