@@ -14,7 +14,7 @@ from . import __version__
 from .audio import AudioError
 from .manifest import ManifestError, Utterance, check_split, read_manifest
 from .modelio import ModelFileError
-from .recipe import ModelConfig, RecipeError
+from .recipe import ModelConfig, RecipeError, load_feature_config
 
 app = typer.Typer(
     help="Train and evaluate GMM classifiers of languages, genres or speakers from audio.",
@@ -138,23 +138,12 @@ def train(
     no_cache: NoCacheOpt = False,
 ):
     """Train one GMM per label of a manifest and save the model."""
-    import tomllib
-
     from .features import FeatureConfig
     from .modelio import save_model
     from .pipeline import train_classifier
 
     with _user_errors():
-        feats = FeatureConfig()
-        if config is not None:
-            try:
-                doc = tomllib.loads(config.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ValueError(f"{config}: cannot read feature config ({exc})") from None
-            try:
-                feats = FeatureConfig.from_dict(doc.get("features", doc))
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{config}: {exc}") from None
+        feats = FeatureConfig() if config is None else load_feature_config(config)
         model = ModelConfig(components=components, iterations=iterations, tolerance=tol, init=init,
                             var_floor=var_floor, seed=seed)
         utts = read_manifest(manifest)
@@ -361,20 +350,13 @@ def features_cmd(
 ):
     """Extract the features of every file of a manifest into the feature cache; list the files that fail."""
     import time
-    import tomllib
 
     from .featstore import compute_features
     from .features import FeatureConfig
 
     t0 = time.perf_counter()
     with _user_errors():
-        cfg = FeatureConfig()
-        if config is not None:
-            try:
-                doc = tomllib.loads(config.read_text(encoding="utf-8"))
-                cfg = FeatureConfig.from_dict(doc.get("features", doc))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError, ValueError) as exc:
-                raise ValueError(f"{config}: cannot use as feature config ({exc})") from None
+        cfg = FeatureConfig() if config is None else load_feature_config(config)
         utts = read_manifest(manifest)
         fcache = _feature_cache(cache, no_cache)
         fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="features", cache=fcache)

@@ -24,7 +24,7 @@ from typing import Any
 
 from .features import FeatureConfig
 
-__all__ = ["RecipeError", "ModelConfig", "Recipe", "load_recipe"]
+__all__ = ["RecipeError", "ModelConfig", "Recipe", "load_recipe", "load_feature_config"]
 
 
 class RecipeError(ValueError):
@@ -136,3 +136,19 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         model_path=rel(doc.get("output", {}).get("model"), "output.model"),
         jobs=doc.get("parallel", {}).get("jobs"), min_files=min_files,
     )
+
+
+def load_feature_config(path: str | os.PathLike) -> FeatureConfig:
+    """Feature settings from a TOML file: a recipe's ``[features]`` table, or top-level FeatureConfig keys.
+
+    Raises :class:`RecipeError` naming the file and the problem.
+    """
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RecipeError(f"{path}: cannot read feature config ({exc})") from None
+    try:
+        return FeatureConfig.from_dict(doc.get("features", doc))
+    except (TypeError, ValueError) as exc:
+        raise RecipeError(f"{path}: {exc}") from None

@@ -59,3 +59,15 @@ def test_min_files_must_be_a_positive_integer(tmp_path, value):
     p.write_text(f'[data]\ntrain="a.csv"\nmin_files={value}\n')
     with pytest.raises(RecipeError, match="data.min_files must be a positive integer"):
         load_recipe(p)
+
+
+def test_feature_config_file_accepts_recipe_or_bare_keys(tmp_path):
+    from gmmspeech.recipe import load_feature_config
+
+    (tmp_path / "a.toml").write_text("[features]\nn_mfcc = 7\ndeltas = 0\nsdc = true\n")
+    (tmp_path / "b.toml").write_text("n_mfcc = 20\n")
+    (tmp_path / "c.toml").write_text("n_mfc = 20\n")
+    assert load_feature_config(tmp_path / "a.toml").n_dims == 56
+    assert load_feature_config(tmp_path / "b.toml").n_mfcc == 20
+    with pytest.raises(RecipeError, match="c.toml.*n_mfc"):
+        load_feature_config(tmp_path / "c.toml")
