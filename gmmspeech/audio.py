@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-__all__ = ["AudioError", "load_audio", "audio_info", "AUDIO_EXTENSIONS"]
+__all__ = ["AudioError", "load_audio", "audio_info", "audio_duration", "AUDIO_EXTENSIONS"]
 
 #: File name endings treated as audio when a folder is scanned.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".snd", ".opus")
@@ -79,6 +79,12 @@ def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
     except Exception as exc:  # noqa: BLE001 - any decoder failure is reported in one line
         raise AudioError(p, f"cannot decode audio ({_first_line(exc)})") from None
     return info.samplerate, info.frames, info.channels
+
+
+def audio_duration(path: str | os.PathLike) -> float:
+    """Length of an audio file in seconds, read from its header (raises :class:`AudioError`)."""
+    sr, frames, _ = audio_info(path)
+    return frames / sr if sr else 0.0
 
 
 def load_audio(

@@ -12,7 +12,7 @@ import typer
 
 from . import __version__
 from .audio import AudioError
-from .manifest import ManifestError, Utterance, check_split, read_manifest
+from .manifest import ManifestError, check_split, read_manifest
 from .modelio import ModelFileError
 from .recipe import ModelConfig, RecipeError, load_feature_config
 
@@ -153,12 +153,6 @@ def train(
         typer.echo(f"model saved to {output} ({len(res.classifier.classes_)} classes)")
 
 
-def _collect_inputs(paths: list[Path]) -> list[Utterance]:
-    from .scoring import expand_inputs
-
-    return expand_inputs(paths)
-
-
 def _model_features(meta: dict, model: Path):
     """The FeatureConfig stored in a model's metadata; a clear error naming the file if it is missing."""
     from .features import FeatureConfig
@@ -195,13 +189,13 @@ def score(
     """
     from .featstore import compute_features
     from .modelio import load_model
-    from .scoring import format_rows, score_row, split_segments
+    from .scoring import expand_inputs, format_rows, score_row, split_segments
 
     with _user_errors():
         clf, meta = load_model(model)
         cfg = _model_features(meta, model)
         thresholds = clf.open_set_thresholds(reject_below) if (open_set or reject_below is not None) else None
-        utts = _collect_inputs(paths)
+        utts = expand_inputs(paths)
         if not utts:
             raise ValueError("no audio files found in the given paths")
         if segment is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import atomic_write_text
+from .audio import AudioError, audio_duration
 
 __all__ = ["Utterance", "ManifestError", "read_manifest", "write_manifest", "check_split", "class_counts"]
 
@@ -171,13 +172,10 @@ def _check_file(p: Path, rel: str, start: float | None, end: float | None) -> li
         return [f"audio file not found: {rel}"]
     if start is None and end is None:
         return []
-    import soundfile as sf
-
     try:
-        info = sf.info(str(p))
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is reported as a row problem
-        return [f"cannot read {rel} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"]
-    length = info.frames / info.samplerate if info.samplerate else 0.0
+        length = audio_duration(p)
+    except AudioError as exc:
+        return [f"cannot read {rel} ({exc.reason})"]
     bound = end if end is not None else start
     if bound is not None and bound > length + 1e-3:
         return [f"segment {start or 0}-{end} s lies outside {rel} ({length:.2f} s long)"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio import AUDIO_EXTENSIONS
+from .audio import AUDIO_EXTENSIONS, AudioError, audio_duration
 from .classifier import UNKNOWN, open_set_decision, posteriors
 from .manifest import Utterance, read_manifest
 
@@ -64,16 +64,6 @@ def segment_bounds(start: float, end: float, seconds: float) -> list[tuple[float
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
-def _duration(path: Path) -> float | None:
-    import soundfile as sf
-
-    try:
-        info = sf.info(str(path))
-    except Exception:  # noqa: BLE001 - unreadable files are reported when they are loaded
-        return None
-    return info.frames / info.samplerate if info.samplerate else None
-
-
 def split_segments(utts: Sequence[Utterance], seconds: float) -> list[Utterance]:
     """Each utterance replaced by its consecutive segments (see :func:`segment_bounds`).
 
@@ -81,8 +71,9 @@ def split_segments(utts: Sequence[Utterance], seconds: float) -> list[Utterance]
     """
     out: list[Utterance] = []
     for u in utts:
-        total = _duration(u.path)
-        if total is None:
+        try:
+            total = audio_duration(u.path)
+        except AudioError:
             out.append(u)
             continue
         start = u.start or 0.0
@@ -126,10 +117,7 @@ def score_row(utt: Utterance, scores: np.ndarray, classes: Sequence[str], n_fram
 
 
 def _name(r: dict[str, Any]) -> str:
-    if r["start"] is None and r["end"] is None:
-        return r["file"]
-    end = "" if r["end"] is None else f"{r['end']:.2f}"
-    return f"{r['file']}[{r['start'] or 0:.2f}-{end}]"
+    return Utterance(Path(r["file"]), "", r["start"], r["end"]).name
 
 
 def format_rows(rows: list[dict[str, Any]], classes: Sequence[str], fmt: str, *,
