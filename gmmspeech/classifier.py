@@ -250,7 +250,7 @@ class GMMClassifier:
             if lab not in frames_by_class or len(frames_by_class[lab]) == 0:
                 continue
             X = frames_by_class[lab]
-            ll = _own_class_loglik(self.models_[lab], X)
+            ll = self.models_[lab].score_samples(X)  # chunked, float64
             n_seg = max(1, len(ll) // segment_frames)
             edges = np.arange(n_seg + 1) * segment_frames
             edges[-1] = len(ll)
@@ -271,9 +271,3 @@ def _same_key(k1, k2) -> bool:
     return all(a[0] == b[0] and all(x is y for x, y in zip(a[1:], b[1:], strict=True))
                for a, b in zip(k1[1], k2[1], strict=True))
 
-
-def _own_class_loglik(gmm: DiagGMM, X: np.ndarray, chunk_size: int = 4096) -> np.ndarray:
-    """Per-frame log-likelihood of X (N, D) under one GMM, chunked so memory stays bounded; (N,) float64."""
-    one = GMMClassifier.from_models({"_": gmm})
-    return np.concatenate([one.frame_log_likelihoods(X[i:i + chunk_size])[:, 0]
-                           for i in range(0, len(X), chunk_size)]) if len(X) else np.zeros(0)
