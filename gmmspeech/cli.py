@@ -14,6 +14,7 @@ from . import __version__
 from .audio import AudioError
 from .manifest import ManifestError, check_split, read_manifest
 from .modelio import ModelFileError
+from .parallel import ClusterError
 from .recipe import ModelConfig, RecipeError, load_feature_config
 
 app = typer.Typer(
@@ -26,6 +27,10 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress outpu
 CacheOpt = Annotated[Path | None, typer.Option("--cache", help="Feature cache folder (default: $GMMSPEECH_CACHE "
                                                                "or ~/.cache/gmmspeech/features).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", metavar="tcp://HOST:PORT",
+    help="Run feature extraction, EM E-steps and scoring on this Dask scheduler's workers (needs the 'dask' "
+         "extra; workers must share the audio and cache paths). Default: local processes.")]
 
 
 def _feature_cache(cache: Path | None, no_cache: bool):
@@ -33,6 +38,11 @@ def _feature_cache(cache: Path | None, no_cache: bool):
     from .featstore import FeatureCache
 
     return None if no_cache else FeatureCache(cache)
+
+
+class ModelType(StrEnum):
+    per_class = "per_class"
+    ubm_map = "ubm_map"
 
 
 class Fmt(StrEnum):
@@ -50,7 +60,8 @@ def _user_errors():
     """Turn bad-input exceptions into a one-line (or listed) message and exit code 1."""
     try:
         yield
-    except (AudioError, ManifestError, RecipeError, ModelFileError, ValueError, FileNotFoundError) as exc:
+    except (AudioError, ManifestError, RecipeError, ModelFileError, ValueError, FileNotFoundError,
+            ClusterError) as exc:
         _err(str(exc))
         raise typer.Exit(1) from None
 
@@ -80,6 +91,7 @@ def run(
     quiet: QuietOpt = False,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    scheduler: SchedulerOpt = None,
 ):
     """Run a recipe end to end: features, training, model file, evaluation report."""
     import time
@@ -93,6 +105,7 @@ def run(
     with _user_errors():
         r = load_recipe(recipe)
         n_jobs = jobs if jobs is not None else r.jobs
+        scheduler = scheduler or r.scheduler
         train_utts = read_manifest(r.train)
         test_utts = read_manifest(r.test) if r.test else None
         split_problems = check_split(train_utts, test_utts, min_files=r.min_files,
@@ -101,14 +114,15 @@ def run(
             raise ManifestError(f"{r.train} / {r.test}", [(0, m) for m in split_problems])
         fcache = _feature_cache(cache, no_cache)
         res = train_classifier(train_utts, r.features, r.model, n_jobs=n_jobs, quiet=quiet, recipe=r.name,
-                               cache=fcache)
+                               cache=fcache, scheduler=scheduler)
         _report_skipped(res.errors, "training")
         model_path = r.model_path or Path("models") / f"{r.name}.npz"
         save_model(res.classifier, model_path, res.meta)
         typer.echo(f"model saved to {model_path}", err=True)
         if test_utts is None:
             return
-        ev = evaluate_classifier(res.classifier, r.features, test_utts, n_jobs=n_jobs, quiet=quiet, cache=fcache)
+        ev = evaluate_classifier(res.classifier, r.features, test_utts, n_jobs=n_jobs, quiet=quiet, cache=fcache,
+                                 scheduler=scheduler)
         _report_skipped(ev.errors, "evaluation")
         report_dir = r.report_dir or Path("reports") / r.name
         write_report(report_dir, ev.predictions, ev.metrics, ev.confusion, ev.labels)
@@ -122,32 +136,51 @@ def run(
 def train(
     manifest: Annotated[Path, typer.Argument(help="Training manifest (CSV with path,label columns).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (.npz).")],
-    components: Annotated[int, typer.Option(help="Gaussians per class.")] = ModelConfig.components,
-    iterations: Annotated[int, typer.Option(help="Maximum EM iterations.")] = ModelConfig.iterations,
+    components: Annotated[int, typer.Option(help="Gaussians per class (ubm_map: of the UBM).")]
+    = ModelConfig.components,
+    iterations: Annotated[int | None, typer.Option(help="Maximum EM iterations (default: 50 per class; "
+                                                        "ubm_map: 8 at the UBM's full size).")] = None,
     tol: Annotated[float, typer.Option(help="Convergence threshold on log-likelihood per frame.")]
     = ModelConfig.tolerance,
-    init: Annotated[str, typer.Option(help="Initialisation: kmeans++ or random.")] = ModelConfig.init,
+    init: Annotated[str | None, typer.Option(help="Initialisation: kmeans++, random or split (default: "
+                                                  "kmeans++); ubm_map: mixup (default) or kmeans++.")] = None,
     var_floor: Annotated[float, typer.Option(help="Variance floor relative to the global variance.")]
     = ModelConfig.var_floor,
     seed: Annotated[int, typer.Option(help="Random seed.")] = ModelConfig.seed,
+    model_type: Annotated[ModelType, typer.Option("--model-type", help="per_class: one GMM per label trained "
+                                                  "by EM; ubm_map: one UBM on all labels, each label "
+                                                  "MAP-adapted from it (GMM-UBM).")] = ModelType.per_class,
+    relevance: Annotated[float, typer.Option(help="ubm_map: MAP relevance factor (frames).")]
+    = ModelConfig.relevance,
+    top_c: Annotated[int, typer.Option("--top-c", help="ubm_map: UBM components scored per frame.")]
+    = ModelConfig.top_c,
+    adapt: Annotated[str, typer.Option(help="ubm_map: adapted parameters, any of m (means), w (weights), "
+                                            "v (variances).")] = ModelConfig.adapt,
     config: Annotated[Path | None, typer.Option(help="TOML file with feature settings ([features] table "
                                                      "or top-level keys).")] = None,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    scheduler: SchedulerOpt = None,
 ):
-    """Train one GMM per label of a manifest and save the model."""
+    """Train one GMM per label of a manifest (or a GMM-UBM with --model-type ubm_map) and save the model."""
     from .features import FeatureConfig
     from .modelio import save_model
     from .pipeline import train_classifier
 
     with _user_errors():
         feats = FeatureConfig() if config is None else load_feature_config(config)
-        model = ModelConfig(components=components, iterations=iterations, tolerance=tol, init=init,
-                            var_floor=var_floor, seed=seed)
+        ubm = model_type == ModelType.ubm_map
+        if iterations is None:
+            iterations = 8 if ubm else ModelConfig.iterations
+        model = ModelConfig(components=components, iterations=iterations, tolerance=tol,
+                            init=init if init is not None else ("mixup" if ubm else ModelConfig.init),
+                            var_floor=var_floor, seed=seed, type=model_type.value, relevance=relevance, top_c=top_c,
+                            adapt=adapt)
         utts = read_manifest(manifest)
-        res = train_classifier(utts, feats, model, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache))
+        res = train_classifier(utts, feats, model, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
+                               scheduler=scheduler)
         _report_skipped(res.errors, "training")
         save_model(res.classifier, output, res.meta)
         typer.echo(f"model saved to {output} ({len(res.classifier.classes_)} classes)")
@@ -182,6 +215,9 @@ def score(
     quiet: QuietOpt = False,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    novelty: Annotated[bool, typer.Option("--novelty", help="Label a file 'unknown' when more of its frames than "
+                                          "calibrated at training time look like no class (outlier frames); "
+                                          "adds outlier-fraction and novel columns.")] = False,
 ):
     """Tell which class each audio file (or segment) belongs to; exit code 1 if any file failed.
 
@@ -189,12 +225,14 @@ def score(
     """
     from .featstore import compute_features
     from .modelio import load_model
+    from .novelty import file_novelty, read_novelty
     from .scoring import expand_inputs, format_rows, score_row, split_segments
 
     with _user_errors():
         clf, meta = load_model(model)
         cfg = _model_features(meta, model)
         thresholds = clf.open_set_thresholds(reject_below) if (open_set or reject_below is not None) else None
+        novelty_cal = read_novelty(meta, str(model)) if novelty else None
         utts = expand_inputs(paths)
         if not utts:
             raise ValueError("no audio files found in the given paths")
@@ -202,9 +240,10 @@ def score(
             utts = split_segments(utts, segment)
         fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="scoring",
                               cache=_feature_cache(cache, no_cache))
-    rows = [score_row(u, clf.score(x), clf.classes_, len(x), top=top, thresholds=thresholds) for u, x in fs.ok()]
+    rows = [score_row(u, clf.score(x), clf.classes_, len(x), top=top, thresholds=thresholds,
+                      novelty=None if novelty_cal is None else file_novelty(clf, x, novelty_cal)) for u, x in fs.ok()]
     extra = {"model": str(model), "open_set_thresholds": None if thresholds is None else
-             {c: float(t) for c, t in zip(clf.classes_, thresholds, strict=True)}}
+             {c: float(t) for c, t in zip(clf.classes_, thresholds, strict=True)}, "novelty": novelty_cal}
     typer.echo(format_rows(rows, clf.classes_, fmt.value, failed=[(u.name, m) for u, m in fs.errors], extra=extra))
     _report_skipped(fs.errors, "scoring")
     if fs.errors:
@@ -226,17 +265,23 @@ def evaluate(
     quiet: QuietOpt = False,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    scheduler: SchedulerOpt = None,
+    novelty: Annotated[bool, typer.Option("--novelty", help="Label a file 'unknown' when more of its frames than "
+                                          "calibrated at training time look like no class (outlier frames); "
+                                          "adds outlier-fraction and novel columns.")] = False,
 ):
     """Score a labelled test set: accuracy, per-class metrics, equal error rate and the confusion matrix."""
     from .evaluate import PLOT_MISSING, write_report
     from .modelio import load_model
+    from .novelty import read_novelty
     from .pipeline import evaluate_classifier
 
     with _user_errors():
         clf, meta = load_model(model)
         utts = read_manifest(manifest)
         ev = evaluate_classifier(clf, _model_features(meta, model), utts, n_jobs=jobs, quiet=quiet,
-                                 cache=_feature_cache(cache, no_cache), open_set=open_set, reject_below=reject_below)
+                                 cache=_feature_cache(cache, no_cache), open_set=open_set, reject_below=reject_below,
+                                 scheduler=scheduler, novelty=read_novelty(meta, str(model)) if novelty else None)
         _report_skipped(ev.errors, "evaluation")
         _print_evaluation(ev)
         if report is not None:
@@ -264,11 +309,27 @@ def inspect(
     typer.echo(f"format       v{meta.get('format_version')} (written by gmmspeech {meta.get('package_version')})")
     typer.echo(f"classes      {len(clf.classes_)}: {', '.join(clf.classes_)}")
     typer.echo(f"components   {k} per class, diagonal covariances, {d} feature dims")
+    ubm = getattr(clf, "ubm_", None)
+    if ubm is not None:
+        typer.echo(f"model type   ubm_map: classes MAP-adapted from a {k}-component UBM (relevance {clf.relevance:g}, "
+                   f"adapted '{clf.adapt}'); scores: log-likelihood ratio per frame vs the UBM, top-{clf.top_c} "
+                   "components per frame")
+    else:
+        typer.echo("model type   per_class: one GMM per class trained by EM; scores: log-likelihood per frame")
     typer.echo("features     " + ", ".join(f"{key}={val}" for key, val in meta.get("features", {}).items()))
     tr = meta.get("training", {})
     if tr:
         typer.echo(f"training     recipe={tr.get('recipe')} seed={tr.get('seed')}")
-        for lab in clf.classes_:
+        if ubm is not None:
+            u = tr.get("ubm", {})
+            typer.echo(f"  UBM          init={u.get('init')} iterations={u.get('iterations')} "
+                       f"loglik/frame={u.get('final_log_likelihood', float('nan')):.3f} "
+                       f"mix-up rounds={len(u.get('rounds', []))}")
+            for lab in clf.classes_:
+                typer.echo(f"  {lab:<12} files={tr.get('files_per_class', {}).get(lab)} "
+                           f"frames={tr.get('frames_per_class', {}).get(lab)} "
+                           f"train LLR/frame={tr.get('train_llr', {}).get(lab, float('nan')):.3f}")
+        for lab in clf.classes_ if ubm is None else ():
             typer.echo(f"  {lab:<12} files={tr.get('files_per_class', {}).get(lab)} "
                        f"frames={tr.get('frames_per_class', {}).get(lab)} "
                        f"iterations={tr.get('iterations', {}).get(lab)} "
@@ -277,7 +338,8 @@ def inspect(
     thr = getattr(clf, "reject_thresholds_", None)
     if thr is not None:
         cal = getattr(clf, "calibration_", None) or {}
-        typer.echo(f"open set     per-class thresholds (mean log-lik/frame; quantile {cal.get('quantile')} of "
+        unit = "log-lik" if ubm is None else "LLR"
+        typer.echo(f"open set     per-class thresholds (mean {unit}/frame; quantile {cal.get('quantile')} of "
                    f"{cal.get('segment_frames')}-frame training segments): "
                    + ", ".join(f"{c}={t:.3f}" for c, t in zip(clf.classes_, thr, strict=True)))
     else:
@@ -340,6 +402,7 @@ def features_cmd(
     quiet: QuietOpt = False,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    scheduler: SchedulerOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ):
     """Extract the features of every file of a manifest into the feature cache; list the files that fail."""
@@ -353,7 +416,11 @@ def features_cmd(
         cfg = FeatureConfig() if config is None else load_feature_config(config)
         utts = read_manifest(manifest)
         fcache = _feature_cache(cache, no_cache)
-        fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="features", cache=fcache)
+        if scheduler and fcache is None:
+            raise ValueError("--scheduler needs the feature cache (shared by the client and the workers): "
+                             "do not combine it with --no-cache")
+        fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="features", cache=fcache,
+                              scheduler=scheduler)
     ok = fs.ok()
     summary = {"files": len(utts), "ok": len(ok), "failed": len(fs.errors), "from_cache": fs.cached,
                "frames": int(sum(len(x) for _, x in ok)), "dims": cfg.n_dims,
@@ -369,6 +436,88 @@ def features_cmd(
     _report_skipped(fs.errors, "feature extraction")
     if fs.errors:
         raise typer.Exit(1)
+
+
+def _parse_components(text: str) -> list[int]:
+    try:
+        ks = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        ks = []
+    if not ks or min(ks) < 1 or len(set(ks)) != len(ks):
+        raise typer.BadParameter(f"expected distinct positive integers separated by commas, got {text!r}",
+                                 param_hint="--components")
+    return ks
+
+
+@app.command("select")
+def select_cmd(
+    manifest: Annotated[Path, typer.Argument(help="Manifest (CSV with path,label) of the training files.")],
+    components: Annotated[str, typer.Option(help="Candidate numbers of Gaussians, comma-separated.")]
+    = "4,8,16,32,64",
+    pooled: Annotated[bool, typer.Option("--pooled", help="One table for all classes' frames together "
+                                                          "(default: one table per class).")] = False,
+    heldout: Annotated[float, typer.Option(help="Share of files held out of each fit and scored as a third "
+                                                "criterion (0 = off; e.g. 0.2).",
+                                           min=0.0, max=0.9)] = 0.0,
+    config: Annotated[Path | None, typer.Option(help="TOML with feature settings: a recipe (its \\[features] "
+                                                     "table) or top-level FeatureConfig keys.")] = None,
+    iterations: Annotated[int, typer.Option(help="Maximum EM iterations.")] = ModelConfig.iterations,
+    seed: Annotated[int, typer.Option(help="Random seed (the same for every K).")] = ModelConfig.seed,
+    n_init: Annotated[int, typer.Option(help="Initialisations per K; the best fit is kept (guards against a "
+                                             "local optimum picking the wrong K).", min=1)] = 3,
+    plot: Annotated[Path | None, typer.Option(help="Write the criteria against K to this PNG "
+                                                   "(needs the `plot` extra).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON.")] = False,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+):
+    """Fit a GMM for every candidate K (per class or pooled): log-likelihood, BIC, AIC; * marks the best K."""
+    from collections import defaultdict
+
+    from .featstore import compute_features
+    from .features import FeatureConfig
+    from .selection import format_selection, plot_selection, select_per_class
+
+    ks = _parse_components(components)
+
+    def progress(label, row):
+        if not quiet:
+            typer.echo(f"  {label or 'pooled':<12} K={row['k']:<5} loglik/frame {row['log_likelihood_per_frame']:9.3f}"
+                       f"  {row['iterations']:>3} iterations  {row['seconds']:.1f} s", err=True)
+
+    with _user_errors():
+        cfg = FeatureConfig() if config is None else load_feature_config(config)
+        utts = read_manifest(manifest)
+        fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="features",
+                              cache=_feature_cache(cache, no_cache))
+        _report_skipped(fs.errors, "feature extraction")
+        by_class: dict[str, list] = defaultdict(list)
+        for u, x in fs.ok():
+            by_class[u.label].append(x)
+        lost = sorted({u.label for u in utts} - set(by_class))
+        if lost:
+            raise ValueError(f"no usable file for class(es): {', '.join(lost)}")
+        tables = select_per_class(by_class, ks, pooled=pooled, heldout=heldout, seed=seed, max_iter=iterations,
+                                  tol=ModelConfig.tolerance, init=ModelConfig.init, var_floor=ModelConfig.var_floor,
+                                  n_init=n_init, n_jobs=jobs, progress=progress)
+    if as_json:
+        typer.echo(json.dumps({"manifest": str(manifest), "components": sorted(ks), "pooled": pooled,
+                               "heldout": heldout, "seed": seed, "n_init": n_init, "features": cfg.to_dict(),
+                               "criteria": "bic = -2 logL + p ln N, aic = -2 logL + 2p (lower is better), "
+                                           "p = K-1+2KD; heldout = mean log-lik per frame of held-out files "
+                                           "(higher is better)",
+                               "tables": [t.to_dict() for t in tables]}, indent=2))
+    else:
+        typer.echo(format_selection(tables))
+    if plot is not None:
+        try:
+            plot_selection(tables, plot)
+        except ImportError as exc:
+            _err(str(exc))
+            raise typer.Exit(1) from None
+        typer.echo(f"plot written to {plot}", err=True)
 
 
 def _version_callback(value: bool):

@@ -2,6 +2,10 @@
 
 A file that cannot be read or yields no frames is skipped and reported; the others go on.
 
+With a Dask scheduler (``scheduler=``), each worker hashes its file, loads or computes the features and writes
+the cache entry itself; only the entry's path comes back, and the client memory-maps the entry. The client and
+the workers must therefore share the cache folder (and see the audio at the same paths).
+
 The cache keeps one ``.npy`` per utterance, named by a hash of the audio file's *content* (not its name or
 date), the segment bounds, the full :class:`FeatureConfig` and :data:`features.FEATURES_VERSION`: a changed
 file, config or feature code can never return stale features. Entries are written atomically (temp file +
@@ -23,10 +27,11 @@ from .atomic import atomic_write
 from .audio import AudioError, load_audio
 from .features import FEATURES_VERSION, FeatureConfig, extract
 from .manifest import Utterance
-from .parallel import parallel_map
+from .parallel import ClusterError, parallel_map
 from .progress import Progress
 
-__all__ = ["FeatureSet", "FeatureCache", "default_cache_dir", "file_digest", "features_for", "compute_features"]
+__all__ = ["FeatureSet", "FeatureCache", "default_cache_dir", "file_digest", "features_for", "compute_features",
+           "load_or_compute"]
 
 
 def default_cache_dir() -> Path:
@@ -111,12 +116,15 @@ class FeatureSet:
     features : per utterance a float32 (n_frames, n_dims) array, or ``None`` where it failed.
     errors : ``(utterance, message)`` for every file that failed.
     cached : how many utterances were read from the feature cache.
+    paths : per utterance the feature-cache entry (``.npy``) holding its features, or ``None`` (no cache, failed,
+        or the entry could not be written). Cluster training passes these paths, not the arrays.
     """
 
     utterances: list[Utterance]
     features: list[np.ndarray | None]
     errors: list[tuple[Utterance, str]] = field(default_factory=list)
     cached: int = 0
+    paths: list[str | None] = field(default_factory=list)
 
     def ok(self) -> list[tuple[Utterance, np.ndarray]]:
         """The utterances that succeeded, with their features."""
@@ -151,6 +159,67 @@ def _worker(job: tuple[Utterance, FeatureConfig, FeatureCache | None, str | None
     return x, None
 
 
+def load_or_compute(utt: Utterance, cfg: FeatureConfig, cache: FeatureCache | None
+                    ) -> tuple[np.ndarray | None, str | None, str | None, bool]:
+    """One utterance's features from the cache, else computed (and cached): the work of one cluster task.
+
+    Returns ``(features | None, cache entry path | None, error message | None, cache hit)``; never raises for
+    a bad file.
+    """
+    key = None
+    if cache is not None:
+        try:
+            key = cache.key(utt, cfg)
+        except OSError:
+            key = None  # unreadable file: _worker reports why
+        if key is not None:
+            x = cache.load(key, cfg.n_dims)
+            if x is not None:
+                return x, str(cache.path(key)), None, True
+    x, err = _worker((utt, cfg, cache, key))
+    if err is not None:
+        return None, None, err, False
+    path = str(cache.path(key)) if key is not None and cache.path(key).is_file() else None
+    return x, path, None, False
+
+
+def _cluster_worker(job: tuple[Utterance, FeatureConfig, FeatureCache | None]):
+    """Cluster task: (cache entry path | None, array | None, error | None, cache hit) for one utterance.
+
+    The array travels back only when it could not be left in the cache.
+    """
+    x, path, err, hit = load_or_compute(*job)
+    return path, (x if path is None else None), err, hit
+
+
+def _open_entry(path: str) -> np.ndarray:
+    """Memory-map a cache entry written by a cluster worker; a clear error when this machine cannot see it."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ClusterError(f"feature cache entry {path} written by a Dask worker cannot be read here ({exc}); "
+                           "the client and the workers must share the feature cache folder (--cache)") from None
+
+
+def _compute_on_cluster(utts, cfg, cache, scheduler, bar) -> FeatureSet:
+    feats: list[np.ndarray | None] = [None] * len(utts)
+    paths: list[str | None] = [None] * len(utts)
+    errors, hits = [], 0
+    jobs = [(u, cfg, cache) for u in utts]
+    for i, (path, x, err, hit) in enumerate(parallel_map(_cluster_worker, jobs, scheduler=scheduler)):
+        if err is not None:
+            errors.append((utts[i], err))
+        elif path is not None:
+            paths[i] = path
+            feats[i] = _open_entry(path)
+        else:
+            feats[i] = x
+        hits += hit
+        bar.update()
+    bar.close()
+    return FeatureSet(list(utts), feats, errors, hits, paths)
+
+
 def _as_cache(cache: FeatureCache | str | os.PathLike | None) -> FeatureCache | None:
     if cache is None or isinstance(cache, FeatureCache):
         return cache
@@ -159,7 +228,8 @@ def _as_cache(cache: FeatureCache | str | os.PathLike | None) -> FeatureCache | 
 
 def compute_features(utts: list[Utterance], cfg: FeatureConfig, *, n_jobs: int | None = None,
                      progress: bool = True, desc: str = "features",
-                     cache: FeatureCache | str | os.PathLike | None = None) -> FeatureSet:
+                     cache: FeatureCache | str | os.PathLike | None = None, scheduler: str | None = None
+                     ) -> FeatureSet:
     """Features of every utterance: cached ones loaded here, the rest computed in parallel over files.
 
     Parameters
@@ -171,6 +241,7 @@ def compute_features(utts: list[Utterance], cfg: FeatureConfig, *, n_jobs: int |
     progress : show a progress line on stderr.
     desc : label of the progress line.
     cache : a :class:`FeatureCache` or its folder; ``None`` disables caching.
+    scheduler : Dask scheduler address: the files are processed on that cluster (see the module notes).
 
     Returns
     -------
@@ -178,6 +249,8 @@ def compute_features(utts: list[Utterance], cfg: FeatureConfig, *, n_jobs: int |
     """
     cache = _as_cache(cache)
     bar = Progress(len(utts), desc, enabled=progress)
+    if scheduler:
+        return _compute_on_cluster(utts, cfg, cache, scheduler, bar)
     feats: list[np.ndarray | None] = [None] * len(utts)
     keys: list[str | None] = [None] * len(utts)
     hits = 0
@@ -200,4 +273,6 @@ def compute_features(utts: list[Utterance], cfg: FeatureConfig, *, n_jobs: int |
             errors[i] = err
         bar.update()
     bar.close()
-    return FeatureSet(list(utts), feats, [(utts[i], errors[i]) for i in sorted(errors)], hits)
+    paths = [str(cache.path(k)) if cache is not None and k is not None and feats[i] is not None
+             and cache.path(k).is_file() else None for i, k in enumerate(keys)]
+    return FeatureSet(list(utts), feats, [(utts[i], errors[i]) for i in sorted(errors)], hits, paths)

@@ -7,7 +7,12 @@ Layout (C classes, K components, D feature dimensions):
   ``features`` (the full FeatureConfig), ``training`` (summary) and anything the caller adds;
   optionally ``open_set`` = ``{"thresholds": {label: float}, "quantile": q, "segment_frames": n}``, the
   calibrated per-class rejection thresholds (absent in older files, which still load: it is optional in
-  format version 1).
+  format version 1);
+* ``meta["model_type"]``: ``"per_class"`` (one EM-trained GMM per class; the default when absent, as in older
+  files) or ``"ubm_map"`` (GMM-UBM). A ``ubm_map`` file also holds the universal background model,
+  ``ubm_weights`` (K,), ``ubm_means`` (K, D), ``ubm_variances`` (K, D) -- float64 -- and ``meta["map"] =
+  {"relevance": r, "top_c": c, "adapt": "m"}``; the class arrays hold the MAP-adapted models. Its open-set
+  thresholds are log-likelihood ratios against the UBM (the units of its scores).
 
 Loading uses ``numpy.load(allow_pickle=False)``, so a model file cannot run code; every check happens before
 a classifier is built.
@@ -25,12 +30,15 @@ import numpy as np
 
 from . import __version__
 from .atomic import atomic_write
-from .classifier import GMMClassifier
+from .classifier import GMMClassifier, UBMClassifier
 from .gmm import DiagGMM
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "save_model", "load_model"]
+__all__ = ["FORMAT_VERSION", "MODEL_TYPES", "ModelFileError", "save_model", "load_model"]
 
 FORMAT_VERSION = 1
+#: Values of ``meta["model_type"]``.
+MODEL_TYPES = ("per_class", "ubm_map")
+_UBM_ARRAYS = ("ubm_weights", "ubm_means", "ubm_variances")
 
 
 class ModelFileError(Exception):
@@ -41,15 +49,18 @@ def save_model(classifier: GMMClassifier, path: str | os.PathLike, meta: dict[st
     """Save a fitted classifier and its metadata to ``path`` (.npz), atomically.
 
     All classes must have the same number of components. ``meta`` should hold at least ``features``
-    (``FeatureConfig.to_dict()``); format and package versions and the class list are added here.
+    (``FeatureConfig.to_dict()``); format and package versions, the class list and ``model_type`` are added
+    here (a classifier with a ``ubm_`` -- :class:`UBMClassifier` -- is saved with its UBM and MAP settings).
     """
     models = [classifier.models_[c] for c in classifier.classes_]
     ks = {m.means_.shape[0] for m in models}
     if len(ks) != 1:
         raise ValueError(f"all class models must have the same number of components, got {sorted(ks)}")
     full_meta = dict(meta or {})
+    ubm = getattr(classifier, "ubm_", None)
     full_meta.update(format_version=FORMAT_VERSION, package_version=__version__,
-                     classes=list(classifier.classes_))
+                     classes=list(classifier.classes_), model_type="per_class" if ubm is None else "ubm_map")
+    full_meta.pop("map", None)
     thr = getattr(classifier, "reject_thresholds_", None)
     if thr is not None:
         full_meta["open_set"] = {"thresholds": {c: float(t) for c, t in zip(classifier.classes_, thr, strict=True)},
@@ -60,8 +71,17 @@ def save_model(classifier: GMMClassifier, path: str | os.PathLike, meta: dict[st
         "weights": np.stack([m.weights_ for m in models]).astype(np.float64),
         "means": np.stack([m.means_ for m in models]).astype(np.float64),
         "variances": np.stack([m.variances_ for m in models]).astype(np.float64),
-        "meta": np.array(json.dumps(full_meta, sort_keys=True)),
     }
+    if ubm is not None:
+        if ubm.means_.shape != models[0].means_.shape:
+            raise ValueError(f"the UBM {ubm.means_.shape} and the class models {models[0].means_.shape} disagree "
+                             "on (components, dims)")
+        full_meta["map"] = {"relevance": float(classifier.relevance), "top_c": int(classifier.top_c),
+                            "adapt": str(classifier.adapt)}
+        arrays.update(ubm_weights=np.asarray(ubm.weights_, dtype=np.float64),
+                      ubm_means=np.asarray(ubm.means_, dtype=np.float64),
+                      ubm_variances=np.asarray(ubm.variances_, dtype=np.float64))
+    arrays["meta"] = np.array(json.dumps(full_meta, sort_keys=True))
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
@@ -86,7 +106,9 @@ def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, dict[str, Any]]:
 
     Raises :class:`ModelFileError` -- naming the file and the problem, without running any code from it --
     for a file that is not a model, a pickle payload, a newer format version, arrays whose shapes disagree,
-    non-finite or non-positive variances, or weights that do not sum to one.
+    non-finite or non-positive variances, or weights that do not sum to one (the class models' and, for a
+    ``ubm_map`` model, the UBM's), an unknown ``model_type``, or invalid MAP settings.
+    Returns a :class:`UBMClassifier` for a ``ubm_map`` file, else a :class:`GMMClassifier`.
     """
     path = Path(path)
 
@@ -107,6 +129,7 @@ def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, dict[str, Any]]:
             if missing:
                 raise bad(f"not a gmmspeech model file (missing {', '.join(sorted(missing))})")
             weights, means, variances, raw_meta = z["weights"], z["means"], z["variances"], z["meta"]
+            ubm_arrays = {name: z[name] for name in _UBM_ARRAYS if name in z.files}
     except ModelFileError:
         raise
     except ValueError as exc:  # includes "Object arrays cannot be loaded when allow_pickle=False"
@@ -150,6 +173,11 @@ def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, dict[str, Any]]:
                                                                                    atol=1e-6):
         raise bad("mixture weights must be finite, non-negative and sum to one for every class")
     thresholds = _read_open_set(meta.get("open_set"), classes, bad)
+    model_type = meta.get("model_type", "per_class")
+    if model_type not in MODEL_TYPES:
+        raise bad(f"unknown model_type {model_type!r} (expected one of {', '.join(MODEL_TYPES)})")
+    ubm = _read_ubm(model_type, ubm_arrays, means.shape[1:], bad)
+    settings = _read_map_settings(meta.get("map"), bad) if ubm is not None else None
 
     models = {}
     for c, label in enumerate(classes):
@@ -157,11 +185,53 @@ def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, dict[str, Any]]:
         g.weights_, g.means_, g.variances_ = (np.asarray(a, dtype=np.float64) for a in (weights[c], means[c],
                                                                                         variances[c]))
         models[label] = g
-    clf = GMMClassifier.from_models(models)
+    clf = (GMMClassifier.from_models(models) if ubm is None
+           else UBMClassifier.from_models(ubm, models, **settings))
     if thresholds is not None:
         clf.reject_thresholds_ = thresholds
         clf.calibration_ = {k: v for k, v in meta["open_set"].items() if k != "thresholds"}
     return clf, meta
+
+
+def _read_ubm(model_type: str, arrays: dict[str, np.ndarray], shape: tuple[int, int], bad) -> DiagGMM | None:
+    """Validate the UBM arrays of a ``ubm_map`` file (K, D = ``shape``); None for a per-class file."""
+    if model_type == "per_class":
+        if arrays:
+            raise bad(f"a per_class model must not hold UBM arrays (found {', '.join(sorted(arrays))})")
+        return None
+    missing = [n for n in _UBM_ARRAYS if n not in arrays]
+    if missing:
+        raise bad(f"a ubm_map model needs its UBM (missing {', '.join(missing)})")
+    w, mu, var = (arrays[n] for n in _UBM_ARRAYS)
+    for name, arr in arrays.items():
+        if arr.dtype.kind != "f":
+            raise bad(f"'{name}' must hold floating-point numbers, not {arr.dtype}")
+    if w.shape != (shape[0],) or mu.shape != shape or var.shape != shape:
+        raise bad(f"UBM array shapes disagree with the class models' {shape}: ubm_weights {w.shape}, "
+                  f"ubm_means {mu.shape}, ubm_variances {var.shape}")
+    if not np.all(np.isfinite(mu)):
+        raise bad("UBM means must be finite")
+    if not (np.all(np.isfinite(var)) and np.all(var > 0)):
+        raise bad("UBM variances must be finite and positive")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.isclose(w.sum(), 1.0, atol=1e-6):
+        raise bad("UBM weights must be finite, non-negative and sum to one")
+    g = DiagGMM(n_components=shape[0])
+    g.weights_, g.means_, g.variances_ = (np.asarray(a, dtype=np.float64) for a in (w, mu, var))
+    return g
+
+
+def _read_map_settings(block: Any, bad) -> dict[str, Any]:
+    """Validate ``meta["map"]`` of a ``ubm_map`` file: relevance > 0, top_c >= 1, adapt in {m, w, v}+."""
+    if not isinstance(block, dict) or set(block) != {"relevance", "top_c", "adapt"}:
+        raise bad("a ubm_map model needs 'map' metadata with exactly relevance, top_c and adapt")
+    r, c, a = block["relevance"], block["top_c"], block["adapt"]
+    if isinstance(r, bool) or not isinstance(r, int | float) or not (np.isfinite(r) and r > 0):
+        raise bad(f"MAP relevance must be a positive number, got {r!r}")
+    if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+        raise bad(f"MAP top_c must be a positive integer, got {c!r}")
+    if not isinstance(a, str) or not a or not set(a) <= set("mwv"):
+        raise bad(f"MAP adapt must combine 'm', 'w' and 'v', got {a!r}")
+    return {"relevance": float(r), "top_c": c, "adapt": a}
 
 
 def _read_open_set(block: Any, classes: list[str], bad) -> np.ndarray | None:

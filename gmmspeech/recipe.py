@@ -6,10 +6,11 @@ Schema (every table optional except ``[data]``; paths are relative to the recipe
     description = "..."
     [data]      train = "train.csv"   test = "test.csv"   min_files = 1  (fewest training files per class)
     [features]  any FeatureConfig field (sample_rate, n_mfcc, deltas, cmvn, ...)
-    [model]     components, iterations, tolerance, init, var_floor, seed
+    [model]     components, iterations, tolerance, init, var_floor, seed,
+                type ("per_class" | "ubm_map"), relevance, top_c, adapt  (the last three: ubm_map only)
     [evaluate]  report = "reports/NAME"
     [output]    model = "models/NAME.npz"
-    [parallel]  jobs = 2
+    [parallel]  jobs = 2   scheduler = "tcp://HOST:8786"  (a Dask scheduler; see README "Scaling out")
 
 Unknown keys are an error that names the key and the file.
 """
@@ -24,7 +25,10 @@ from typing import Any
 
 from .features import FeatureConfig
 
-__all__ = ["RecipeError", "ModelConfig", "Recipe", "load_recipe", "load_feature_config"]
+__all__ = ["RecipeError", "ModelConfig", "MODEL_TYPES", "Recipe", "load_recipe", "load_feature_config"]
+
+#: Model types a recipe's ``[model] type`` can name.
+MODEL_TYPES = ("per_class", "ubm_map")
 
 
 class RecipeError(ValueError):
@@ -41,11 +45,37 @@ class ModelConfig:
     init: str = "kmeans++"
     var_floor: float = 1e-3
     seed: int = 0
+    # "per_class": one GMM per class trained by EM; "ubm_map": one universal background model on all classes, each
+    # class MAP-adapted from it (relevance factor, adapted parameters "m"/"w"/"v"), scored on the top_c UBM
+    # components of each frame. For ubm_map, iterations/tolerance are the UBM's EM at full size and init is
+    # "mixup" (binary splitting) or "kmeans++".
+    type: str = "per_class"
+    relevance: float = 16.0
+    top_c: int = 5
+    adapt: str = "m"
+
+    def __post_init__(self):
+        if self.type not in MODEL_TYPES:
+            raise ValueError(f"model.type must be one of {', '.join(MODEL_TYPES)}, got {self.type!r}")
+        if isinstance(self.relevance, bool) or not isinstance(self.relevance, int | float) or not self.relevance > 0:
+            raise ValueError(f"model.relevance must be a positive number, got {self.relevance!r}")
+        if isinstance(self.top_c, bool) or not isinstance(self.top_c, int) or self.top_c < 1:
+            raise ValueError(f"model.top_c must be a positive integer, got {self.top_c!r}")
+        if not isinstance(self.adapt, str) or not self.adapt or not set(self.adapt) <= set("mwv"):
+            raise ValueError(f"model.adapt must combine 'm' (means), 'w' (weights), 'v' (variances), "
+                             f"got {self.adapt!r}")
 
     def gmm_params(self) -> dict[str, Any]:
         """Keyword arguments for :class:`gmmspeech.gmm.DiagGMM`."""
         return {"n_components": self.components, "max_iter": self.iterations, "tol": self.tolerance,
                 "init": self.init, "var_floor": self.var_floor, "random_state": self.seed}
+
+    def ubm_params(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`gmmspeech.classifier.UBMClassifier` (``type = "ubm_map"``)."""
+        return {"n_components": self.components, "max_iter": self.iterations, "tol": self.tolerance,
+                "init": "mixup" if self.init == "split" else self.init, "var_floor": self.var_floor,
+                "random_state": self.seed, "relevance": float(self.relevance), "top_c": self.top_c,
+                "adapt": self.adapt}
 
 
 @dataclass(frozen=True)
@@ -62,6 +92,7 @@ class Recipe:
     report_dir: Path | None = None
     model_path: Path | None = None
     jobs: int | None = None
+    scheduler: str | None = None
     min_files: int = 1
 
 
@@ -69,10 +100,11 @@ _SCHEMA: dict[str, set[str] | None] = {
     "name": None, "description": None,
     "data": {"train", "test", "min_files"},
     "features": None,  # checked by FeatureConfig.from_dict
-    "model": {"components", "iterations", "tolerance", "init", "var_floor", "seed"},
+    "model": {"components", "iterations", "tolerance", "init", "var_floor", "seed", "type", "relevance", "top_c",
+              "adapt"},
     "evaluate": {"report"},
     "output": {"model"},
-    "parallel": {"jobs"},
+    "parallel": {"jobs", "scheduler"},
 }
 
 
@@ -118,7 +150,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         raise fail(f"[features]: {exc}") from None
     try:
         model = ModelConfig(**doc.get("model", {}))
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise fail(f"[model]: {exc}") from None
     if not isinstance(model.components, int) or model.components < 1:
         raise fail(f"model.components must be a positive integer, got {model.components!r}")
@@ -127,6 +159,12 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     min_files = data.get("min_files", 1)
     if not isinstance(min_files, int) or isinstance(min_files, bool) or min_files < 1:
         raise fail(f"data.min_files must be a positive integer, got {min_files!r}")
+    par = doc.get("parallel", {})
+    jobs, scheduler = par.get("jobs"), par.get("scheduler")
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool)):
+        raise fail(f"parallel.jobs must be an integer, got {jobs!r}")
+    if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
+        raise fail(f"parallel.scheduler must be a Dask scheduler address like 'tcp://HOST:8786', got {scheduler!r}")
     name = doc.get("name", path.stem)
     return Recipe(
         path=path.resolve(), name=str(name), description=str(doc.get("description", "")),
@@ -134,7 +172,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         features=features, model=model,
         report_dir=rel(doc.get("evaluate", {}).get("report"), "evaluate.report"),
         model_path=rel(doc.get("output", {}).get("model"), "output.model"),
-        jobs=doc.get("parallel", {}).get("jobs"), min_files=min_files,
+        jobs=jobs, scheduler=scheduler, min_files=min_files,
     )
 
 

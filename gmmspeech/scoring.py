@@ -83,7 +83,7 @@ def split_segments(utts: Sequence[Utterance], seconds: float) -> list[Utterance]
 
 
 def score_row(utt: Utterance, scores: np.ndarray, classes: Sequence[str], n_frames: int, *, top: int = 3,
-              thresholds: np.ndarray | float | None = None) -> dict[str, Any]:
+              thresholds: np.ndarray | float | None = None, novelty: dict[str, Any] | None = None) -> dict[str, Any]:
     """The result row of one scored item.
 
     Parameters
@@ -94,18 +94,20 @@ def score_row(utt: Utterance, scores: np.ndarray, classes: Sequence[str], n_fram
     n_frames : frames scored.
     top : how many best classes to list.
     thresholds : open-set thresholds (scalar or (C,)); ``None`` is closed-set.
+    novelty : the item's :func:`gmmspeech.novelty.file_novelty` result; a novel item is predicted unknown.
 
     Returns
     -------
     dict: file, start, end, frames, predicted, best, loglik, margin, posteriors {class: p},
-    top [{class, loglik, posterior}].
+    top [{class, loglik, posterior}]; with ``novelty`` also outlier_fraction and novel.
     """
     s = np.asarray(scores, dtype=np.float64)
     post = posteriors(s)
     order = np.argsort(-s, kind="stable")
     best = classes[order[0]]
     rejected = thresholds is not None and bool(open_set_decision(s, thresholds))
-    return {
+    rejected = rejected or bool(novelty and novelty["novel"])
+    row = {
         "file": str(utt.path), "start": utt.start, "end": utt.end, "frames": int(n_frames),
         "predicted": UNKNOWN if rejected else best, "best": best,
         "loglik": round(float(s[order[0]]), 4),
@@ -114,6 +116,9 @@ def score_row(utt: Utterance, scores: np.ndarray, classes: Sequence[str], n_fram
         "top": [{"class": classes[i], "loglik": round(float(s[i]), 4), "posterior": round(float(post[i]), 4)}
                 for i in order[:top]],
     }
+    if novelty is not None:
+        row.update(outlier_fraction=float(novelty["outlier_fraction"]), novel=bool(novelty["novel"]))
+    return row
 
 
 def _name(r: dict[str, Any]) -> str:
@@ -126,8 +131,10 @@ def format_rows(rows: list[dict[str, Any]], classes: Sequence[str], fmt: str, *,
 
     ``failed`` lists ``(file, reason)`` pairs (included in JSON output; the CLI reports them on stderr).
     ``extra`` adds top-level keys to the JSON document. The table shows every class's posterior when there
-    are at most 8 classes; CSV and JSON always do.
+    are at most 8 classes; CSV and JSON always do. Rows with novelty flags add ``outlier_fraction`` and
+    ``novel`` columns.
     """
+    nov = any("novel" in r for r in rows)
     if fmt == "json":
         doc = {**(extra or {}), "posterior": POSTERIOR_NOTE, "classes": list(classes), "results": rows,
                "failed": [{"file": f, "reason": m} for f, m in failed]}
@@ -136,11 +143,12 @@ def format_rows(rows: list[dict[str, Any]], classes: Sequence[str], fmt: str, *,
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["file", "start", "end", "frames", "predicted", "best", "loglik", "margin", "top",
-                    *(f"posterior_{c}" for c in classes)])
+                    *(f"posterior_{c}" for c in classes), *(["outlier_fraction", "novel"] if nov else [])])
         for r in rows:
             w.writerow([r["file"], "" if r["start"] is None else r["start"], "" if r["end"] is None else r["end"],
                         r["frames"], r["predicted"], r["best"], r["loglik"], "" if r["margin"] is None else r["margin"],
-                        " ".join(t["class"] for t in r["top"]), *(r["posteriors"][c] for c in classes)])
+                        " ".join(t["class"] for t in r["top"]), *(r["posteriors"][c] for c in classes),
+                        *([r.get("outlier_fraction", ""), int(r["novel"]) if "novel" in r else ""] if nov else [])])
         return buf.getvalue().rstrip("\n")
     if fmt != "table":
         raise ValueError(f"unknown output format {fmt!r} (table, csv or json)")
@@ -150,12 +158,15 @@ def format_rows(rows: list[dict[str, Any]], classes: Sequence[str], fmt: str, *,
     wp = max([9, *(len(r["predicted"]) for r in rows)])
     wc = [max(5, len(c)) for c in classes]
     head = f"{'file':<{wf}}  {'predicted':<{wp}} {'loglik/fr':>9} {'margin':>7}"
+    head += f" {'outliers':>8} novel" if nov else ""
     if show_all:
         head += "  " + " ".join(f"{c:>{w}}" for c, w in zip(classes, wc, strict=True))
     lines = [head + f"  top {len(rows[0]['top']) if rows else ''}".rstrip()]
     for name, r in zip(names, rows, strict=True):
         margin = "" if r["margin"] is None else f"{r['margin']:7.3f}"
         line = f"{name:<{wf}}  {r['predicted']:<{wp}} {r['loglik']:9.3f} {margin:>7}"
+        if nov:
+            line += f" {r.get('outlier_fraction', float('nan')):>8.1%} {'yes' if r.get('novel') else 'no ':<5}"
         if show_all:
             line += "  " + " ".join(f"{r['posteriors'][c]:>{w}.2f}" for c, w in zip(classes, wc, strict=True))
         lines.append(line + "  " + ", ".join(f"{t['class']} {t['posterior']:.2f}" for t in r["top"]))
