@@ -106,11 +106,15 @@ class GMMClassifier:
         if len(dims) != 1:
             raise ValueError(f"class models disagree on the feature dimension: {sorted(dims)}")
         clf = cls()
-        clf.models_ = dict(models)
-        clf.classes_ = list(models)
-        clf.reject_thresholds_ = None
-        clf.calibration_ = None
-        return clf
+        return clf._with_models(models)
+
+    def _with_models(self, models: Mapping[str, DiagGMM]):
+        """Set fitted class models (in the given order) with no open-set calibration; returns self."""
+        self.models_ = dict(models)
+        self.classes_ = list(models)
+        self.reject_thresholds_ = None
+        self.calibration_ = None
+        return self
 
     def fit(self, frames_by_class: Mapping[str, np.ndarray],
             progress: Callable[[str, DiagGMM], None] | None = None, *, concurrent: int = 1,
@@ -380,11 +384,7 @@ class UBMClassifier(GMMClassifier):
         clf = cls(ubm.means_.shape[0], relevance=relevance, top_c=top_c, adapt=adapt)
         clf._check_settings()
         clf.ubm_ = ubm
-        clf.models_ = dict(models)
-        clf.classes_ = list(models)
-        clf.reject_thresholds_ = None
-        clf.calibration_ = None
-        return clf
+        return clf._with_models(models)
 
     def fit(self, frames_by_class: Mapping[str, np.ndarray],
             progress: Callable[[str, DiagGMM], None] | None = None) -> UBMClassifier:

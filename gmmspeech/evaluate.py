@@ -161,6 +161,18 @@ def detection_metrics(scores: np.ndarray, y_true: Sequence[str], classes: Sequen
                          "per-class mean log-likelihoods per frame; target and non-target trials pooled over classes"}
 
 
+def agg_figure_class(missing: str):
+    """matplotlib's ``Figure`` class on the file-only Agg backend; ``ImportError(missing)`` without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(missing) from None
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    return Figure
+
+
 def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLike, *, title: str | None = None) -> None:
     """Draw the confusion matrix as a labelled heat map PNG (atomically written).
 
@@ -176,12 +188,7 @@ def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLik
     ------
     ImportError : when matplotlib is not installed (message: :data:`PLOT_MISSING`).
     """
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError(PLOT_MISSING) from None
-    matplotlib.use("Agg", force=True)
-    from matplotlib.figure import Figure
+    Figure = agg_figure_class(PLOT_MISSING)
 
     cm = np.asarray(cm)
     labels = [str(lab) for lab in labels]

@@ -277,12 +277,9 @@ def plot_selection(tables: Sequence[SelectionTable], path: str | os.PathLike) ->
     ------
     ImportError : when matplotlib is not installed (message: :data:`PLOT_MISSING`).
     """
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError(PLOT_MISSING) from None
-    matplotlib.use("Agg", force=True)
-    from matplotlib.figure import Figure
+    from .evaluate import agg_figure_class
+
+    Figure = agg_figure_class(PLOT_MISSING)
 
     tables = list(tables)
     if not tables:
