@@ -70,3 +70,12 @@ def _isolated_feature_cache(tmp_path_factory):
         os.environ.pop("GMMSPEECH_CACHE", None)
     else:
         os.environ["GMMSPEECH_CACHE"] = old
+
+
+def invoke(*args):
+    """Run the ``gmmspeech`` CLI in-process with ``args`` (stringified); returns typer's Result."""
+    from typer.testing import CliRunner
+
+    from gmmspeech.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)

@@ -7,20 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from gmmspeech.cli import app
 from gmmspeech.featstore import features_for
 from gmmspeech.features import FeatureConfig
 from gmmspeech.manifest import read_manifest
 from gmmspeech.modelio import load_model
 
+from .conftest import invoke
+
 REPO = Path(__file__).resolve().parent.parent
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def test_train_score_evaluate_inspect_on_toy_corpus(toy_corpus, tmp_path):

@@ -6,10 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from gmmspeech.classifier import GMMClassifier
-from gmmspeech.cli import app
 from gmmspeech.gmm import DiagGMM
 from gmmspeech.modelio import load_model, save_model
 from gmmspeech.novelty import (
@@ -21,13 +19,7 @@ from gmmspeech.novelty import (
     segment_fractions,
 )
 
-from .conftest import SR, write_wav
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+from .conftest import SR, invoke, write_wav
 
 
 def gaussian_classifier() -> GMMClassifier:

@@ -9,21 +9,14 @@ import pytest
 import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from gmmspeech.cli import app
 from gmmspeech.manifest import Utterance, check_split, read_manifest
 from gmmspeech.prepare import LayoutError, prepare, stratified_split, write_prepared
 
-from .conftest import chirpy, write_wav
+from .conftest import chirpy, invoke, write_wav
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ("low", "high", "noise")
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 # ------------------------------------------------------------------------------------------ miniature corpora

@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from gmmspeech.cli import app
 from gmmspeech.features import FeatureConfig
 from gmmspeech.manifest import Utterance, read_manifest
 from gmmspeech.modelio import load_model, save_model
@@ -18,13 +16,7 @@ from gmmspeech.pipeline import train_classifier
 from gmmspeech.recipe import ModelConfig
 from gmmspeech.scoring import expand_inputs, format_rows, score_row, segment_bounds, split_segments
 
-from .conftest import chirpy, write_wav
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+from .conftest import chirpy, invoke, write_wav
 
 
 @pytest.fixture(scope="module")

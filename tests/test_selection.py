@@ -4,9 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from gmmspeech.cli import app
 from gmmspeech.gmm import DiagGMM
 from gmmspeech.selection import (
     format_selection,
@@ -17,11 +15,7 @@ from gmmspeech.selection import (
     select_per_class,
 )
 
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+from .conftest import invoke
 
 
 def mixture(k: int, d: int, n: int, seed: int, spread: float = 10.0) -> np.ndarray:
