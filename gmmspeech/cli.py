@@ -15,7 +15,8 @@ from .audio import AudioError
 from .manifest import ManifestError, check_split, read_manifest
 from .modelio import ModelFileError
 from .parallel import ClusterError
-from .recipe import ModelConfig, RecipeError, load_feature_config
+from .recipe import RecipeError, load_config_layer
+from .settings import TASKS, SettingsError, resolve
 
 app = typer.Typer(
     help="Train and evaluate GMM classifiers of languages, genres or speakers from audio.",
@@ -45,6 +46,28 @@ class ModelType(StrEnum):
     ubm_map = "ubm_map"
 
 
+Task = StrEnum("Task", {t: t for t in TASKS})
+TaskOpt = Annotated[Task | None, typer.Option(
+    "--task", help="Task preset: feature and model settings measured for language, speaker or genre "
+                   "(under --config and explicit options; see README's preset table). Default: none.")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    help="TOML with settings: a recipe (its task, \\[features] and \\[model] tables) or top-level "
+         "FeatureConfig keys. Overrides --task's preset; explicit options override it.")]
+
+
+def _settings(task, config: Path | None, options: dict | None = None):
+    """Effective settings: defaults -> task preset -> --config file -> explicit options (see gmmspeech.settings)."""
+    layers = []
+    file_task = None
+    if config is not None:
+        file_task, layer = load_config_layer(config)
+        layers.append((f"config:{config}", layer))
+    if options:
+        layers.append(("option", {"model": options}))
+    chosen = task.value if task is not None else file_task
+    return resolve(chosen, layers)
+
+
 class Fmt(StrEnum):
     table = "table"
     csv = "csv"
@@ -60,7 +83,7 @@ def _user_errors():
     """Turn bad-input exceptions into a one-line (or listed) message and exit code 1."""
     try:
         yield
-    except (AudioError, ManifestError, RecipeError, ModelFileError, ValueError, FileNotFoundError,
+    except (AudioError, ManifestError, RecipeError, SettingsError, ModelFileError, ValueError, FileNotFoundError,
             ClusterError) as exc:
         _err(str(exc))
         raise typer.Exit(1) from None
@@ -114,7 +137,7 @@ def run(
             raise ManifestError(f"{r.train} / {r.test}", [(0, m) for m in split_problems])
         fcache = _feature_cache(cache, no_cache)
         res = train_classifier(train_utts, r.features, r.model, n_jobs=n_jobs, quiet=quiet, recipe=r.name,
-                               cache=fcache, scheduler=scheduler)
+                               cache=fcache, scheduler=scheduler, settings=r.settings)
         _report_skipped(res.errors, "training")
         model_path = r.model_path or Path("models") / f"{r.name}.npz"
         save_model(res.classifier, model_path, res.meta)
@@ -136,51 +159,49 @@ def run(
 def train(
     manifest: Annotated[Path, typer.Argument(help="Training manifest (CSV with path,label columns).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (.npz).")],
-    components: Annotated[int, typer.Option(help="Gaussians per class (ubm_map: of the UBM).")]
-    = ModelConfig.components,
+    task: TaskOpt = None,
+    config: ConfigOpt = None,
+    components: Annotated[int | None, typer.Option(help="Gaussians per class (ubm_map: of the UBM). "
+                                                        "Default 64, or the task preset's.")] = None,
     iterations: Annotated[int | None, typer.Option(help="Maximum EM iterations (default: 50 per class; "
                                                         "ubm_map: 8 at the UBM's full size).")] = None,
-    tol: Annotated[float, typer.Option(help="Convergence threshold on log-likelihood per frame.")]
-    = ModelConfig.tolerance,
+    tol: Annotated[float | None, typer.Option(help="Convergence threshold on log-likelihood per frame "
+                                                   "(default 1e-4).")] = None,
     init: Annotated[str | None, typer.Option(help="Initialisation: kmeans++, random or split (default: "
                                                   "kmeans++); ubm_map: mixup (default) or kmeans++.")] = None,
-    var_floor: Annotated[float, typer.Option(help="Variance floor relative to the global variance.")]
-    = ModelConfig.var_floor,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = ModelConfig.seed,
-    model_type: Annotated[ModelType, typer.Option("--model-type", help="per_class: one GMM per label trained "
-                                                  "by EM; ubm_map: one UBM on all labels, each label "
-                                                  "MAP-adapted from it (GMM-UBM).")] = ModelType.per_class,
-    relevance: Annotated[float, typer.Option(help="ubm_map: MAP relevance factor (frames).")]
-    = ModelConfig.relevance,
-    top_c: Annotated[int, typer.Option("--top-c", help="ubm_map: UBM components scored per frame.")]
-    = ModelConfig.top_c,
-    adapt: Annotated[str, typer.Option(help="ubm_map: adapted parameters, any of m (means), w (weights), "
-                                            "v (variances).")] = ModelConfig.adapt,
-    config: Annotated[Path | None, typer.Option(help="TOML file with feature settings ([features] table "
-                                                     "or top-level keys).")] = None,
+    var_floor: Annotated[float | None, typer.Option(help="Variance floor relative to the global variance "
+                                                         "(default 1e-3).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    model_type: Annotated[ModelType | None, typer.Option("--model-type", help="per_class (default): one GMM per "
+                                                         "label trained by EM; ubm_map: one UBM on all labels, each "
+                                                         "label MAP-adapted from it (GMM-UBM).")] = None,
+    relevance: Annotated[float | None, typer.Option(help="ubm_map: MAP relevance factor in frames "
+                                                         "(default 16).")] = None,
+    top_c: Annotated[int | None, typer.Option("--top-c", help="ubm_map: UBM components scored per frame "
+                                                              "(default 5).")] = None,
+    adapt: Annotated[str | None, typer.Option(help="ubm_map: adapted parameters, any of m (means), w (weights), "
+                                                   "v (variances); default m.")] = None,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
     scheduler: SchedulerOpt = None,
 ):
-    """Train one GMM per label of a manifest (or a GMM-UBM with --model-type ubm_map) and save the model."""
-    from .features import FeatureConfig
+    """Train one GMM per label of a manifest (or a GMM-UBM with --model-type ubm_map) and save the model.
+
+    Settings: built-in defaults, then the --task preset, then --config, then the options given here.
+    """
     from .modelio import save_model
     from .pipeline import train_classifier
 
     with _user_errors():
-        feats = FeatureConfig() if config is None else load_feature_config(config)
-        ubm = model_type == ModelType.ubm_map
-        if iterations is None:
-            iterations = 8 if ubm else ModelConfig.iterations
-        model = ModelConfig(components=components, iterations=iterations, tolerance=tol,
-                            init=init if init is not None else ("mixup" if ubm else ModelConfig.init),
-                            var_floor=var_floor, seed=seed, type=model_type.value, relevance=relevance, top_c=top_c,
-                            adapt=adapt)
+        st = _settings(task, config, {
+            "components": components, "iterations": iterations, "tolerance": tol, "init": init,
+            "var_floor": var_floor, "seed": seed, "type": None if model_type is None else model_type.value,
+            "relevance": relevance, "top_c": top_c, "adapt": adapt})
         utts = read_manifest(manifest)
-        res = train_classifier(utts, feats, model, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
-                               scheduler=scheduler)
+        res = train_classifier(utts, st.features, st.model, n_jobs=jobs, quiet=quiet,
+                               cache=_feature_cache(cache, no_cache), scheduler=scheduler, settings=st)
         _report_skipped(res.errors, "training")
         save_model(res.classifier, output, res.meta)
         typer.echo(f"model saved to {output} ({len(res.classifier.classes_)} classes)")
@@ -316,8 +337,13 @@ def inspect(
                    "components per frame")
     else:
         typer.echo("model type   per_class: one GMM per class trained by EM; scores: log-likelihood per frame")
-    typer.echo("features     " + ", ".join(f"{key}={val}" for key, val in meta.get("features", {}).items()))
+    sources = meta.get("settings_sources") or {}
+    typer.echo(f"task         {meta.get('task') or 'none (built-in defaults)'}")
+    typer.echo("settings     value (where it came from: default, preset:TASK, recipe, config:FILE, option)")
     tr = meta.get("training", {})
+    for section, values in (("features", meta.get("features", {})), ("model", tr.get("model", {}))):
+        for key, val in values.items():
+            typer.echo(f"  {section + '.' + key:<28} {val!s:<16} {sources.get(f'{section}.{key}', 'default')}")
     if tr:
         typer.echo(f"training     recipe={tr.get('recipe')} seed={tr.get('seed')}")
         if ubm is not None:
@@ -396,8 +422,8 @@ def prepare(
 @app.command("features")
 def features_cmd(
     manifest: Annotated[Path, typer.Argument(help="Manifest (CSV with path,label) of the files to process.")],
-    config: Annotated[Path | None, typer.Option(help="TOML with feature settings: a recipe (its [features] "
-                                                     "table) or top-level FeatureConfig keys.")] = None,
+    task: TaskOpt = None,
+    config: ConfigOpt = None,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     cache: CacheOpt = None,
@@ -409,11 +435,10 @@ def features_cmd(
     import time
 
     from .featstore import compute_features
-    from .features import FeatureConfig
 
     t0 = time.perf_counter()
     with _user_errors():
-        cfg = FeatureConfig() if config is None else load_feature_config(config)
+        cfg = _settings(task, config).features
         utts = read_manifest(manifest)
         fcache = _feature_cache(cache, no_cache)
         if scheduler and fcache is None:
@@ -459,10 +484,10 @@ def select_cmd(
     heldout: Annotated[float, typer.Option(help="Share of files held out of each fit and scored as a third "
                                                 "criterion (0 = off; e.g. 0.2).",
                                            min=0.0, max=0.9)] = 0.0,
-    config: Annotated[Path | None, typer.Option(help="TOML with feature settings: a recipe (its \\[features] "
-                                                     "table) or top-level FeatureConfig keys.")] = None,
-    iterations: Annotated[int, typer.Option(help="Maximum EM iterations.")] = ModelConfig.iterations,
-    seed: Annotated[int, typer.Option(help="Random seed (the same for every K).")] = ModelConfig.seed,
+    task: TaskOpt = None,
+    config: ConfigOpt = None,
+    iterations: Annotated[int | None, typer.Option(help="Maximum EM iterations (default 50).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed, the same for every K (default 0).")] = None,
     n_init: Annotated[int, typer.Option(help="Initialisations per K; the best fit is kept (guards against a "
                                              "local optimum picking the wrong K).", min=1)] = 3,
     plot: Annotated[Path | None, typer.Option(help="Write the criteria against K to this PNG "
@@ -477,7 +502,6 @@ def select_cmd(
     from collections import defaultdict
 
     from .featstore import compute_features
-    from .features import FeatureConfig
     from .selection import format_selection, plot_selection, select_per_class
 
     ks = _parse_components(components)
@@ -488,7 +512,8 @@ def select_cmd(
                        f"  {row['iterations']:>3} iterations  {row['seconds']:.1f} s", err=True)
 
     with _user_errors():
-        cfg = FeatureConfig() if config is None else load_feature_config(config)
+        st = _settings(task, config, {"iterations": iterations, "seed": seed})
+        cfg, mc = st.features, st.model
         utts = read_manifest(manifest)
         fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="features",
                               cache=_feature_cache(cache, no_cache))
@@ -499,12 +524,14 @@ def select_cmd(
         lost = sorted({u.label for u in utts} - set(by_class))
         if lost:
             raise ValueError(f"no usable file for class(es): {', '.join(lost)}")
-        tables = select_per_class(by_class, ks, pooled=pooled, heldout=heldout, seed=seed, max_iter=iterations,
-                                  tol=ModelConfig.tolerance, init=ModelConfig.init, var_floor=ModelConfig.var_floor,
+        tables = select_per_class(by_class, ks, pooled=pooled, heldout=heldout, seed=mc.seed, max_iter=mc.iterations,
+                                  tol=mc.tolerance, var_floor=mc.var_floor,
+                                  init=mc.init if mc.type == "per_class" else "kmeans++",
                                   n_init=n_init, n_jobs=jobs, progress=progress)
     if as_json:
         typer.echo(json.dumps({"manifest": str(manifest), "components": sorted(ks), "pooled": pooled,
-                               "heldout": heldout, "seed": seed, "n_init": n_init, "features": cfg.to_dict(),
+                               "heldout": heldout, "seed": mc.seed, "n_init": n_init, "task": st.task,
+                               "features": cfg.to_dict(),
                                "criteria": "bic = -2 logL + p ln N, aic = -2 logL + 2p (lower is better), "
                                            "p = K-1+2KD; heldout = mean log-lik per frame of held-out files "
                                            "(higher is better)",

@@ -8,10 +8,17 @@ Pipeline: pre-emphasis -> Hamming-windowed frames -> power spectrum -> HTK mel f
 (ortho) -> liftering -> c0 kept, replaced by log-energy or dropped -> deltas and/or SDC (on the full,
 contiguous frame sequence) -> energy VAD keeps voiced frames -> CMVN over the kept frames.
 
+Music descriptors (opt-in, any task; see :mod:`gmmspeech.music`) are computed from the same power spectrum and
+appended to every frame before the texture window: spectral contrast (7), chroma (12), timbral shape (one per
+name). With ``texture_window_s > 0`` each frame is replaced by the running mean and standard deviation of the
+frame features over the window around it; the rhythm descriptor (computed over ``rhythm_window_s``) comes last.
+
 Feature dimension (:attr:`FeatureConfig.n_dims`)::
 
     B = n_mfcc - 1 if energy == "none" else n_mfcc          # static coefficients
-    D = B * (1 + deltas) + (sdc_n * sdc_k if sdc else 0)
+    F = B * (1 + deltas) + (sdc_n * sdc_k if sdc else 0)
+        + 7 * spectral_contrast + 12 * chroma + len(timbre)   # per-frame features
+    D = F * (2 if texture_window_s > 0 else 1) + (6 if rhythm else 0)
 
 e.g. default 13 * 3 = 39; ``n_mfcc=20`` -> 60; ``n_mfcc=7, deltas=0, sdc=True`` (7-1-3-7) -> 7 + 49 = 56.
 """
@@ -26,8 +33,21 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
-__all__ = ["FeatureConfig", "extract", "mfcc", "deltas", "sdc", "cmvn", "frame_energy_db", "vad_mask",
-           "FEATURES_VERSION"]
+from .music import (
+    CHROMA_DIMS,
+    CONTRAST_DIMS,
+    TIMBRE_FEATURES,
+    chroma,
+    onset_strength,
+    rhythm,
+    rhythm_dims,
+    spectral_contrast,
+    texture_stats,
+    timbre,
+)
+
+__all__ = ["FeatureConfig", "extract", "mfcc", "power_spectrogram", "deltas", "sdc", "cmvn", "frame_energy_db",
+           "vad_mask", "FEATURES_VERSION"]
 
 #: Bumped whenever :func:`extract` changes its output for an unchanged config (invalidates feature caches).
 FEATURES_VERSION = 2
@@ -75,6 +95,16 @@ class FeatureConfig:
     sdc : append shifted delta cepstra for language ID (Torres-Carrasquillo et al., ICSLP 2002).
     sdc_n, sdc_d, sdc_p, sdc_k : the SDC N-d-P-k parameters (default 7-1-3-7): the first N static
         coefficients, deltas ``c(t+d) - c(t-d)``, stacked at k shifts ``t, t+P, ..., t+(k-1)P``.
+    spectral_contrast : append octave-band spectral contrast (7 dims, Jiang et al. 2002).
+    chroma : append the 12-dim chroma (pitch-class profile) of each frame.
+    timbre : timbral shape features to append, any of ``centroid``, ``bandwidth``, ``rolloff``, ``flatness``,
+        ``zcr`` (one dim each; see :func:`gmmspeech.music.timbre`).
+    texture_window_s : texture window in seconds (0 = off). Each output frame becomes the running mean and
+        standard deviation of the frame features over this window (Tzanetakis & Cook 2002), doubling the
+        dimension; a signal shorter than one window is an error.
+    rhythm : append the rhythm descriptor (6 dims): onset-strength autocorrelation peaks in 5 tempo bands and
+        the log mean onset strength, over ``rhythm_window_s`` around each frame.
+    rhythm_window_s : window of the rhythm descriptor in seconds (long enough for two beats at 40 BPM: 3 s).
     """
 
     sample_rate: int = 16000
@@ -99,9 +129,32 @@ class FeatureConfig:
     sdc_d: int = 1
     sdc_p: int = 3
     sdc_k: int = 7
+    spectral_contrast: bool = False
+    chroma: bool = False
+    timbre: tuple[str, ...] = ()
+    texture_window_s: float = 0.0
+    rhythm: bool = False
+    rhythm_window_s: float = 3.0
 
     def __post_init__(self) -> None:
         problems = []
+        if isinstance(self.timbre, list | str):
+            object.__setattr__(self, "timbre", tuple([self.timbre] if isinstance(self.timbre, str) else self.timbre))
+        if not isinstance(self.timbre, tuple) or not set(self.timbre) <= set(TIMBRE_FEATURES) \
+                or len(set(self.timbre)) != len(self.timbre):
+            problems.append(f"timbre must be a list of distinct names from {', '.join(TIMBRE_FEATURES)}, "
+                            f"got {self.timbre!r}")
+        for name in ("spectral_contrast", "chroma", "rhythm"):
+            if not isinstance(getattr(self, name), bool):
+                problems.append(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.texture_window_s, int | float) or isinstance(self.texture_window_s, bool) \
+                or not 0 <= self.texture_window_s <= 30:
+            problems.append(f"texture_window_s must be between 0 (off) and 30 seconds, got {self.texture_window_s!r}")
+        elif self.texture_window_s and self.frame_shift_ms > 0 and self.texture_frames < 2:
+            problems.append(f"texture_window_s ({self.texture_window_s} s) must span at least 2 frames")
+        if not isinstance(self.rhythm_window_s, int | float) or isinstance(self.rhythm_window_s, bool) \
+                or not 0.5 <= self.rhythm_window_s <= 30:
+            problems.append(f"rhythm_window_s must be between 0.5 and 30 seconds, got {self.rhythm_window_s!r}")
         if self.sample_rate <= 0:
             problems.append(f"sample_rate must be positive, got {self.sample_rate}")
         if self.frame_length_ms <= 0 or self.frame_shift_ms <= 0:
@@ -158,13 +211,36 @@ class FeatureConfig:
         return self.n_mfcc - (self.energy == "none")
 
     @property
+    def texture_frames(self) -> int:
+        """Texture window in frames (0 when off)."""
+        return int(round(self.texture_window_s * 1000 / self.frame_shift_ms)) if self.texture_window_s else 0
+
+    @property
+    def rhythm_frames(self) -> int:
+        """Rhythm window in frames."""
+        return int(round(self.rhythm_window_s * 1000 / self.frame_shift_ms))
+
+    @property
+    def uses_music(self) -> bool:
+        """Whether any music descriptor (contrast, chroma, timbre, rhythm) is on."""
+        return self.spectral_contrast or self.chroma or bool(self.timbre) or self.rhythm
+
+    @property
+    def n_frame_dims(self) -> int:
+        """Per-frame dimensions before the texture window (see the module docstring)."""
+        return (self.n_static * (1 + self.deltas) + (self.sdc_n * self.sdc_k if self.sdc else 0)
+                + CONTRAST_DIMS * self.spectral_contrast + CHROMA_DIMS * self.chroma + len(self.timbre))
+
+    @property
     def n_dims(self) -> int:
         """Number of feature dimensions :func:`extract` returns (see the module docstring)."""
-        return self.n_static * (1 + self.deltas) + (self.sdc_n * self.sdc_k if self.sdc else 0)
+        return self.n_frame_dims * (2 if self.texture_window_s else 1) + (rhythm_dims() if self.rhythm else 0)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the fields (JSON-serialisable; ``None`` values are omitted when writing TOML)."""
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["timbre"] = list(self.timbre)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureConfig:
@@ -219,6 +295,39 @@ def _check_signal(y: np.ndarray, win: int) -> np.ndarray:
     return y
 
 
+def power_spectrogram(y: np.ndarray, cfg: FeatureConfig, *, preemphasis: float | None = None) -> np.ndarray:
+    """Power spectrum of Hamming-windowed frames.
+
+    Parameters
+    ----------
+    y : array (n_samples,), the signal at ``cfg.sample_rate`` Hz.
+    cfg : feature configuration (window, hop, FFT size).
+    preemphasis : coefficient applied first (``None``: ``cfg.preemphasis``; 0: none).
+
+    Returns
+    -------
+    float32 array (n_frames, n_fft // 2 + 1), ``n_frames = 1 + (n_samples - win_length) // hop_length``.
+    """
+    win, hop = cfg.win_length, cfg.hop_length
+    y = _check_signal(y, win)
+    pre = cfg.preemphasis if preemphasis is None else preemphasis
+    if pre:
+        y = np.concatenate([y[:1], y[1:] - np.float32(pre) * y[:-1]])
+    frames = _frames(y, win, hop) * _window(win)
+    spec = scipy.fft.rfft(frames, n=cfg.n_fft, axis=1, overwrite_x=True)
+    del frames
+    power = np.square(spec.real)
+    power += np.square(spec.imag)
+    return power
+
+
+def _log_mel(power: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """(n_frames, n_mels) natural-log mel energies (floored at 1e-10) of a power spectrogram."""
+    fmax = cfg.sample_rate / 2 if cfg.fmax is None else cfg.fmax
+    mel = np.ascontiguousarray((_mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, fmax) @ power.T).T)
+    return np.log(np.maximum(mel, np.float32(1e-10), out=mel), out=mel)
+
+
 def mfcc(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """Mel-frequency cepstral coefficients of a signal (c0 always included, as cepstral c0).
 
@@ -231,20 +340,24 @@ def mfcc(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     -------
     c : float32 array (n_frames, n_mfcc), ``n_frames = 1 + (n_samples - win_length) // hop_length``.
     """
-    win, hop = cfg.win_length, cfg.hop_length
-    y = _check_signal(y, win)
-    if cfg.preemphasis:
-        y = np.concatenate([y[:1], y[1:] - np.float32(cfg.preemphasis) * y[:-1]])
-    frames = _frames(y, win, hop) * _window(win)
-    spec = scipy.fft.rfft(frames, n=cfg.n_fft, axis=1, overwrite_x=True)
-    del frames
-    power = np.square(spec.real)
-    power += np.square(spec.imag)
-    del spec
-    fmax = cfg.sample_rate / 2 if cfg.fmax is None else cfg.fmax
-    mel = np.ascontiguousarray((_mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, fmax) @ power.T).T)
-    np.log(np.maximum(mel, np.float32(1e-10), out=mel), out=mel)
-    return mel @ _dct_lifter(cfg.n_mels, cfg.n_mfcc, float(cfg.lifter))
+    return _log_mel(power_spectrogram(y, cfg), cfg) @ _dct_lifter(cfg.n_mels, cfg.n_mfcc, float(cfg.lifter))
+
+
+def _music_frames(y: np.ndarray, power: np.ndarray, log_mel: np.ndarray, cfg: FeatureConfig
+                  ) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Per-frame music descriptors (list of (n_frames, d) blocks) and the onset envelope (when rhythm is on)."""
+    if cfg.preemphasis:  # music descriptors describe the signal itself, not its pre-emphasised version
+        power = power_spectrogram(y, cfg, preemphasis=0.0)
+    sr, n_fft = cfg.sample_rate, cfg.n_fft
+    parts = []
+    if cfg.spectral_contrast:
+        parts.append(spectral_contrast(power, sr, n_fft))
+    if cfg.chroma:
+        parts.append(chroma(power, sr, n_fft))
+    if cfg.timbre:
+        frames = _frames(y, cfg.win_length, cfg.hop_length) if "zcr" in cfg.timbre else None
+        parts.append(timbre(power, frames, sr, n_fft, cfg.timbre))
+    return parts, (onset_strength(log_mel) if cfg.rhythm else None)
 
 
 def frame_energy_db(y: np.ndarray, win: int, hop: int) -> np.ndarray:
@@ -367,7 +480,8 @@ def cmvn(x: np.ndarray, mode: str = "utterance", window: int = 300) -> np.ndarra
 
 
 def extract(y: np.ndarray, sr: int, cfg: FeatureConfig) -> np.ndarray:
-    """Feature frames of a signal: MFCC (c0 / log-energy / none), deltas, SDC, energy VAD, then CMVN.
+    """Feature frames of a signal: MFCC (c0 / log-energy / none), deltas, SDC, music descriptors, texture
+    window, rhythm, energy VAD, then CMVN.
 
     Parameters
     ----------
@@ -382,14 +496,22 @@ def extract(y: np.ndarray, sr: int, cfg: FeatureConfig) -> np.ndarray:
 
     Raises
     ------
-    ValueError : wrong rate, non-finite samples, a signal shorter than one frame, or VAD keeping no frame.
+    ValueError : wrong rate, non-finite samples, a signal shorter than one frame (or one texture window), or
+        VAD keeping no frame.
     """
     if sr != cfg.sample_rate:
         raise ValueError(f"signal is at {sr} Hz but the feature config expects {cfg.sample_rate} Hz")
     y = _check_signal(y, cfg.win_length)
     if not np.isfinite(y).all():
         raise ValueError("signal contains NaN or infinite samples")
-    c = mfcc(y, cfg)
+    if cfg.texture_window_s and (n_frames := 1 + (len(y) - cfg.win_length) // cfg.hop_length) < cfg.texture_frames:
+        raise ValueError(f"{len(y) / sr:.2f} s of audio ({n_frames} frames) is shorter than one texture window "
+                         f"({cfg.texture_window_s:g} s = {cfg.texture_frames} frames)")
+    power = power_spectrogram(y, cfg)
+    log_mel = _log_mel(power, cfg)
+    c = log_mel @ _dct_lifter(cfg.n_mels, cfg.n_mfcc, float(cfg.lifter))
+    music, onset = _music_frames(y, power, log_mel, cfg) if cfg.uses_music else ([], None)
+    del power, log_mel
     energy_db = None
     if cfg.energy == "log_energy" or cfg.vad != "none":
         energy_db = frame_energy_db(y, cfg.win_length, cfg.hop_length)
@@ -405,7 +527,12 @@ def extract(y: np.ndarray, sr: int, cfg: FeatureConfig) -> np.ndarray:
             parts.append(deltas(d1, cfg.delta_window))
     if cfg.sdc:
         parts.append(sdc(c, cfg.sdc_n, cfg.sdc_d, cfg.sdc_p, cfg.sdc_k))
+    parts.extend(music)
     x = np.concatenate(parts, axis=1) if len(parts) > 1 else c
+    if cfg.texture_window_s:
+        x = texture_stats(x, cfg.texture_frames)
+    if onset is not None:
+        x = np.concatenate([x, rhythm(onset, 1000.0 / cfg.frame_shift_ms, cfg.rhythm_frames)], axis=1)
     if cfg.vad != "none":
         keep = vad_mask(energy_db, cfg.vad, cfg.vad_threshold_db, cfg.vad_hangover)
         if not keep.any():

@@ -22,7 +22,7 @@ from .manifest import Utterance
 from .novelty import calibrate_novelty, file_novelty
 from .parallel import ClusterAccumulator, ClusterFitter, parallel_map
 from .progress import Progress
-from .recipe import ModelConfig
+from .settings import ModelConfig, Settings
 
 __all__ = ["TrainResult", "EvalResult", "train_classifier", "evaluate_classifier"]
 
@@ -55,7 +55,7 @@ class EvalResult:
 
 def train_classifier(utts: list[Utterance], features: FeatureConfig, model: ModelConfig, *,
                      n_jobs: int | None = None, quiet: bool = False, recipe: str | None = None,
-                     cache=None, scheduler: str | None = None) -> TrainResult:
+                     cache=None, scheduler: str | None = None, settings: Settings | None = None) -> TrainResult:
     """Extract features for ``utts`` and fit one GMM per label (``model.type = "per_class"``), or a UBM on all
     labels with one MAP-adapted model per label (``"ubm_map"``, a :class:`classifier.UBMClassifier`).
 
@@ -63,7 +63,8 @@ def train_classifier(utts: list[Utterance], features: FeatureConfig, model: Mode
     ``cache`` (a ``featstore.FeatureCache``, its folder, or ``None`` for none) is passed to ``compute_features``.
     With ``scheduler`` (a Dask address) features and every EM iteration's E-step run on that cluster; the
     models are the same as a local run's (same seed) to rounding. A cluster needs the (shared) feature cache.
-    Each class is trained from its files' feature blocks in manifest order, locally or not.
+    Each class is trained from its files' feature blocks in manifest order, locally or not. ``settings``
+    (from :func:`gmmspeech.settings.resolve`) records the task and where each setting came from in the metadata.
     """
     if scheduler and cache is None:
         raise ValueError("--scheduler needs the feature cache (a folder the client and the workers share): "
@@ -104,6 +105,8 @@ def train_classifier(utts: list[Utterance], features: FeatureConfig, model: Mode
         clf = GMMClassifier(**model.gmm_params()).fit(by_class, progress=report)
     meta = {
         "model_type": model.type,
+        "task": None if settings is None else settings.task,
+        "settings_sources": {} if settings is None else dict(settings.sources),
         "features": features.to_dict(),
         "training": {
             "package_version": __version__,

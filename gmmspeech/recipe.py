@@ -4,6 +4,7 @@ Schema (every table optional except ``[data]``; paths are relative to the recipe
 
     name = "demo_lid"
     description = "..."
+    task = "language"   (optional: a task preset -- language, speaker, genre -- under [features]/[model])
     [data]      train = "train.csv"   test = "test.csv"   min_files = 1  (fewest training files per class)
     [features]  any FeatureConfig field (sample_rate, n_mfcc, deltas, cmvn, ...)
     [model]     components, iterations, tolerance, init, var_floor, seed,
@@ -24,58 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from .features import FeatureConfig
+from .settings import MODEL_TYPES, TASKS, ModelConfig, Settings, SettingsError, resolve
 
-__all__ = ["RecipeError", "ModelConfig", "MODEL_TYPES", "Recipe", "load_recipe", "load_feature_config"]
-
-#: Model types a recipe's ``[model] type`` can name.
-MODEL_TYPES = ("per_class", "ubm_map")
+__all__ = ["RecipeError", "ModelConfig", "MODEL_TYPES", "Recipe", "load_recipe", "load_feature_config",
+           "load_config_layer"]
 
 
 class RecipeError(ValueError):
     """A recipe is unreadable or invalid; the message names the file and the key."""
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Training settings for the per-class GMMs (defaults suit speech: 64 components, 13-39 dims)."""
-
-    components: int = 64
-    iterations: int = 50
-    tolerance: float = 1e-4
-    init: str = "kmeans++"
-    var_floor: float = 1e-3
-    seed: int = 0
-    # "per_class": one GMM per class trained by EM; "ubm_map": one universal background model on all classes, each
-    # class MAP-adapted from it (relevance factor, adapted parameters "m"/"w"/"v"), scored on the top_c UBM
-    # components of each frame. For ubm_map, iterations/tolerance are the UBM's EM at full size and init is
-    # "mixup" (binary splitting) or "kmeans++".
-    type: str = "per_class"
-    relevance: float = 16.0
-    top_c: int = 5
-    adapt: str = "m"
-
-    def __post_init__(self):
-        if self.type not in MODEL_TYPES:
-            raise ValueError(f"model.type must be one of {', '.join(MODEL_TYPES)}, got {self.type!r}")
-        if isinstance(self.relevance, bool) or not isinstance(self.relevance, int | float) or not self.relevance > 0:
-            raise ValueError(f"model.relevance must be a positive number, got {self.relevance!r}")
-        if isinstance(self.top_c, bool) or not isinstance(self.top_c, int) or self.top_c < 1:
-            raise ValueError(f"model.top_c must be a positive integer, got {self.top_c!r}")
-        if not isinstance(self.adapt, str) or not self.adapt or not set(self.adapt) <= set("mwv"):
-            raise ValueError(f"model.adapt must combine 'm' (means), 'w' (weights), 'v' (variances), "
-                             f"got {self.adapt!r}")
-
-    def gmm_params(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`gmmspeech.gmm.DiagGMM`."""
-        return {"n_components": self.components, "max_iter": self.iterations, "tol": self.tolerance,
-                "init": self.init, "var_floor": self.var_floor, "random_state": self.seed}
-
-    def ubm_params(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`gmmspeech.classifier.UBMClassifier` (``type = "ubm_map"``)."""
-        return {"n_components": self.components, "max_iter": self.iterations, "tol": self.tolerance,
-                "init": "mixup" if self.init == "split" else self.init, "var_floor": self.var_floor,
-                "random_state": self.seed, "relevance": float(self.relevance), "top_c": self.top_c,
-                "adapt": self.adapt}
 
 
 @dataclass(frozen=True)
@@ -85,6 +42,7 @@ class Recipe:
     path: Path
     name: str
     description: str = ""
+    task: str | None = None
     train: Path | None = None
     test: Path | None = None
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -94,10 +52,11 @@ class Recipe:
     jobs: int | None = None
     scheduler: str | None = None
     min_files: int = 1
+    settings: Settings | None = None
 
 
 _SCHEMA: dict[str, set[str] | None] = {
-    "name": None, "description": None,
+    "name": None, "description": None, "task": None,
     "data": {"train", "test", "min_files"},
     "features": None,  # checked by FeatureConfig.from_dict
     "model": {"components", "iterations", "tolerance", "init", "var_floor", "seed", "type", "relevance", "top_c",
@@ -144,18 +103,13 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     data = doc.get("data", {})
     if "train" not in data:
         raise fail("missing [data] train manifest")
+    task = doc.get("task")
+    if task is not None and task not in TASKS:
+        raise fail(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     try:
-        features = FeatureConfig.from_dict(doc.get("features", {}))
-    except (ValueError, TypeError) as exc:
-        raise fail(f"[features]: {exc}") from None
-    try:
-        model = ModelConfig(**doc.get("model", {}))
-    except (TypeError, ValueError) as exc:
-        raise fail(f"[model]: {exc}") from None
-    if not isinstance(model.components, int) or model.components < 1:
-        raise fail(f"model.components must be a positive integer, got {model.components!r}")
-    if not isinstance(model.iterations, int) or model.iterations < 1:
-        raise fail(f"model.iterations must be a positive integer, got {model.iterations!r}")
+        settings = resolve(task, [("recipe", {"features": doc.get("features", {}), "model": doc.get("model", {})})])
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
     min_files = data.get("min_files", 1)
     if not isinstance(min_files, int) or isinstance(min_files, bool) or min_files < 1:
         raise fail(f"data.min_files must be a positive integer, got {min_files!r}")
@@ -167,13 +121,37 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         raise fail(f"parallel.scheduler must be a Dask scheduler address like 'tcp://HOST:8786', got {scheduler!r}")
     name = doc.get("name", path.stem)
     return Recipe(
-        path=path.resolve(), name=str(name), description=str(doc.get("description", "")),
+        path=path.resolve(), name=str(name), description=str(doc.get("description", "")), task=task,
         train=rel(data.get("train"), "data.train"), test=rel(data.get("test"), "data.test"),
-        features=features, model=model,
+        features=settings.features, model=settings.model, settings=settings,
         report_dir=rel(doc.get("evaluate", {}).get("report"), "evaluate.report"),
         model_path=rel(doc.get("output", {}).get("model"), "output.model"),
         jobs=jobs, scheduler=scheduler, min_files=min_files,
     )
+
+
+def load_config_layer(path: str | os.PathLike) -> tuple[str | None, dict[str, Any]]:
+    """A ``--config`` TOML file as a settings layer: ``(task or None, {"features": ..., "model": ...})``.
+
+    The file may be a recipe (its ``task``, ``[features]`` and ``[model]`` are used; the rest is ignored) or
+    hold FeatureConfig keys at the top level. Raises :class:`RecipeError` naming the file and the problem.
+    """
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RecipeError(f"{path}: cannot read config ({exc})") from None
+    if "features" in doc or "model" in doc or "data" in doc:
+        layer = {"features": doc.get("features", {}), "model": doc.get("model", {})}
+    else:
+        layer = {"features": {k: v for k, v in doc.items() if k != "task"}, "model": {}}
+    task = doc.get("task")
+    if task is not None and task not in TASKS:
+        raise RecipeError(f"{path}: task must be one of {', '.join(TASKS)}, got {task!r}")
+    for section, table in layer.items():
+        if not isinstance(table, dict):
+            raise RecipeError(f"{path}: [{section}] must be a table")
+    return task, layer
 
 
 def load_feature_config(path: str | os.PathLike) -> FeatureConfig:

@@ -1,0 +1,209 @@
+"""One settings path: built-in defaults -> task preset -> recipe / ``--config`` -> command-line options.
+
+:func:`resolve` is the only place that turns those layers into the effective :class:`FeatureConfig` and
+:class:`ModelConfig`; the CLI, recipes, ``select`` and the pipeline all call it, and it records where every value
+came from (``default``, ``preset:TASK``, ``recipe``/``config``, ``option``) so ``inspect`` can show it.
+
+Task presets (:data:`PRESETS`) were chosen by measurement on development data; README's preset table names the
+figure behind each choice. Defaults that depend on the model type (EM iterations, initialisation) are applied
+after the type is known, so ``--model-type ubm_map`` and a recipe's ``type = "ubm_map"`` train the same model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .features import FeatureConfig
+
+__all__ = ["ModelConfig", "MODEL_TYPES", "TASKS", "PRESETS", "TYPE_DEFAULTS", "Settings", "resolve",
+           "SettingsError"]
+
+#: Model types a recipe's ``[model] type`` (or ``--model-type``) can name.
+MODEL_TYPES = ("per_class", "ubm_map")
+
+#: Defaults that depend on the model type: per-class EM runs to convergence from k-means++; a UBM grows by
+#: mix-up and then runs a few EM iterations at full size over all frames (SIDEKIT uses 8, Kaldi 4).
+TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "per_class": {"iterations": 50, "init": "kmeans++"},
+    "ubm_map": {"iterations": 8, "init": "mixup"},
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a wrong name, type or value; the message names the layer and the key."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Training settings (defaults suit speech: 64 components on 13-60 dims).
+
+    ``iterations`` and ``init`` left as ``None`` take the model type's defaults (:data:`TYPE_DEFAULTS`).
+    ``type``: ``"per_class"`` (one GMM per class trained by EM) or ``"ubm_map"`` (one universal background
+    model on all classes, each class MAP-adapted from it with ``relevance`` and ``adapt`` = any of ``m``
+    means, ``w`` weights, ``v`` variances, scored on the ``top_c`` best UBM components of each frame). For
+    ``ubm_map``, ``iterations``/``tolerance`` are the UBM's EM at full size and ``init`` is ``"mixup"``
+    (binary splitting) or ``"kmeans++"``.
+    """
+
+    components: int = 64
+    iterations: int | None = None
+    tolerance: float = 1e-4
+    init: str | None = None
+    var_floor: float = 1e-3
+    seed: int = 0
+    type: str = "per_class"
+    relevance: float = 16.0
+    top_c: int = 5
+    adapt: str = "m"
+
+    def __post_init__(self):
+        if self.type not in MODEL_TYPES:
+            raise ValueError(f"model.type must be one of {', '.join(MODEL_TYPES)}, got {self.type!r}")
+        for key, value in TYPE_DEFAULTS[self.type].items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
+        for key in ("components", "iterations", "seed", "top_c"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1):
+                raise ValueError(f"model.{key} must be a {'non-negative' if key == 'seed' else 'positive'} "
+                                 f"integer, got {v!r}")
+        for key in ("tolerance", "var_floor", "relevance"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not (v > 0 if key == "relevance" else v >= 0):
+                raise ValueError(f"model.{key} must be a {'positive' if key == 'relevance' else 'non-negative'} "
+                                 f"number, got {v!r}")
+        inits = ("mixup", "split", "kmeans++", "random") if self.type == "ubm_map" else ("kmeans++", "random",
+                                                                                          "split")
+        if self.init not in inits:
+            raise ValueError(f"model.init must be one of {', '.join(inits)} for {self.type}, got {self.init!r}")
+        if not isinstance(self.adapt, str) or not self.adapt or not set(self.adapt) <= set("mwv"):
+            raise ValueError(f"model.adapt must combine 'm' (means), 'w' (weights), 'v' (variances), "
+                             f"got {self.adapt!r}")
+
+    def gmm_params(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`gmmspeech.gmm.DiagGMM`."""
+        return {"n_components": self.components, "max_iter": self.iterations, "tol": self.tolerance,
+                "init": self.init, "var_floor": self.var_floor, "random_state": self.seed}
+
+    def ubm_params(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`gmmspeech.classifier.UBMClassifier` (``type = "ubm_map"``)."""
+        return {"n_components": self.components, "max_iter": self.iterations, "tol": self.tolerance,
+                "init": "mixup" if self.init == "split" else self.init, "var_floor": self.var_floor,
+                "random_state": self.seed, "relevance": float(self.relevance), "top_c": self.top_c,
+                "adapt": self.adapt}
+
+
+_MODEL_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig))
+_FEATURE_KEYS = tuple(f.name for f in dataclasses.fields(FeatureConfig))
+
+#: Task presets: feature and model settings over the built-in defaults, chosen by measurement on the
+#: development corpora (scripts/make_dev_speech.py, scripts/make_genre_corpus.py --dev); see README.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "language": {
+        "features": {"n_mfcc": 7, "deltas": 0, "sdc": True, "vad": "max", "cmvn": "utterance"},
+        "model": {"components": 32},
+    },
+    "speaker": {
+        "features": {"n_mfcc": 20, "deltas": 1, "vad": "max", "cmvn": "utterance"},
+        "model": {"components": 32},
+    },
+    "genre": {
+        "features": {"sample_rate": 22050, "frame_length_ms": 46.4, "frame_shift_ms": 23.2, "n_mels": 64,
+                     "n_mfcc": 20, "fmin": 0.0, "preemphasis": 0.0, "lifter": 0.0, "deltas": 1, "cmvn": "none",
+                     "spectral_contrast": True, "texture_window_s": 1.0, "rhythm": True},
+        "model": {"components": 16},
+    },
+}
+TASKS = tuple(PRESETS)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective settings and their provenance.
+
+    Attributes
+    ----------
+    task : the task preset applied, or ``None``.
+    features, model : the effective configurations.
+    sources : ``"features.KEY"`` / ``"model.KEY"`` -> where the value came from: ``default``,
+        ``preset:TASK``, the layer name given to :func:`resolve` (``recipe``, ``config``) or ``option``.
+    """
+
+    task: str | None
+    features: FeatureConfig
+    model: ModelConfig
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form: task, features, model and sources."""
+        return {"task": self.task, "features": self.features.to_dict(), "model": dataclasses.asdict(self.model),
+                "sources": dict(self.sources)}
+
+    def table(self) -> list[tuple[str, Any, str]]:
+        """``(key, value, source)`` rows for every feature and model setting, features first."""
+        rows = [(f"features.{k}", v, self.sources.get(f"features.{k}", "default"))
+                for k, v in self.features.to_dict().items()]
+        rows += [(f"model.{k}", v, self.sources.get(f"model.{k}", "default"))
+                 for k, v in dataclasses.asdict(self.model).items()]
+        return rows
+
+
+def _check_layer(name: str, layer: dict[str, Any]) -> None:
+    for section, keys in (("features", _FEATURE_KEYS), ("model", _MODEL_KEYS)):
+        table = layer.get(section) or {}
+        if not isinstance(table, dict):
+            raise SettingsError(f"{name}: [{section}] must be a table")
+        unknown = sorted(set(table) - set(keys))
+        if unknown:
+            raise SettingsError(f"{name}: unknown {section} setting(s): {', '.join(unknown)} "
+                                f"(known: {', '.join(sorted(keys))})")
+    extra = sorted(set(layer) - {"features", "model"})
+    if extra:
+        raise SettingsError(f"{name}: unknown section(s) {', '.join(extra)}")
+
+
+def resolve(task: str | None = None, layers: list[tuple[str, dict[str, Any]]] = ()) -> Settings:
+    """Effective settings from the built-in defaults, the ``task`` preset and ``layers`` (lowest first).
+
+    Parameters
+    ----------
+    task : ``None`` (built-in defaults only) or one of :data:`TASKS`.
+    layers : ``(source name, {"features": {...}, "model": {...}})`` pairs, later ones overriding earlier
+        ones, e.g. ``[("recipe", recipe tables), ("option", command-line values)]``. ``None`` values are
+        ignored (an option the user did not give).
+
+    Returns
+    -------
+    :class:`Settings`. Raises :class:`SettingsError` naming the layer and the key for a bad name or value.
+    """
+    if task is not None and task not in PRESETS:
+        raise SettingsError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
+    stack = ([(f"preset:{task}", PRESETS[task])] if task else []) + list(layers)
+    values: dict[str, dict[str, Any]] = {"features": {}, "model": {}}
+    sources: dict[str, str] = {}
+    for name, layer in stack:
+        _check_layer(name, layer)
+        for section in ("features", "model"):
+            for key, value in (layer.get(section) or {}).items():
+                if value is not None:
+                    values[section][key] = value
+                    sources[f"{section}.{key}"] = name
+    try:
+        features = FeatureConfig.from_dict(values["features"])
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"[features] ({_names(sources, 'features')}): {exc}") from None
+    try:
+        model = ModelConfig(**values["model"])
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"[model] ({_names(sources, 'model')}): {exc}") from None
+    for key in TYPE_DEFAULTS[model.type]:
+        sources.setdefault(f"model.{key}", f"default ({model.type})")
+    return Settings(task, features, model, sources)
+
+
+def _names(sources: dict[str, str], section: str) -> str:
+    """Which layers set values of a section, for error messages."""
+    layers = sorted({v for k, v in sources.items() if k.startswith(section + ".")})
+    return "set by " + ", ".join(layers) if layers else "defaults"
