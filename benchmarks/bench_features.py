@@ -10,9 +10,17 @@ delta-deltas + utterance CMVN*:
 * ``soundfile.read`` + ``python_speech_features.mfcc`` + ``delta`` twice + CMVN (if installed);
 * gmmspeech with the feature cache: a cold run (extract + write) and a warm run (hash + read) on all cores.
 
-Prints the real-time factor (seconds of audio per second of wall time) and ratios. Run:
+Prints the real-time factor (seconds of audio per second of wall time) and ratios.
+
+With ``--genre``, the same comparison for the genre preset (``--task genre``) on 22.05 kHz music-like audio
+(chords, bass, drum hits, noise) in 5-second clips: gmmspeech in one process against librosa computing the same
+features the obvious way (``librosa.load``, ``librosa.feature.mfcc``/``delta``/``spectral_contrast``/
+``chroma_stft``/spectral shape functions on the signal, ``onset_strength`` + ``tempogram`` reduced to the same
+tempo bands, texture statistics with a sliding window). Goal: >= 300x real time on one core, and not slower
+than librosa. Run:
 
     python benchmarks/bench_features.py [--minutes 10] [--files 60] [--jobs -1]
+    python benchmarks/bench_features.py --genre [--minutes 5]
 """
 
 from __future__ import annotations
@@ -81,6 +89,60 @@ def psf_way(paths: list[Path]) -> None:
         (x - x.mean(0)) / x.std(0)
 
 
+def musiclike(seconds: float, seed: int, sr: int = 22050) -> np.ndarray:
+    """Music-like float32 signal: a chord progression, a bass line, drum hits on a random tempo, some noise."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    y = 0.003 * rng.standard_normal(n)
+    beat = 60.0 / rng.uniform(70, 180)
+    for k, start in enumerate(np.arange(0, seconds, 4 * beat)):
+        root = 110 * 2 ** (rng.integers(0, 12) / 12)
+        seg = (t >= start) & (t < start + 4 * beat)
+        for ratio in (1, 1.26, 1.5, 2):
+            y[seg] += 0.05 * np.sin(2 * np.pi * root * ratio * t[seg] + k)
+        y[seg] += 0.1 * np.sign(np.sin(2 * np.pi * root / 2 * t[seg]))
+    hit = rng.standard_normal(int(0.05 * sr)) * np.exp(-np.arange(int(0.05 * sr)) / (0.01 * sr))
+    for b in np.arange(0, seconds - 0.06, beat):
+        i = int(b * sr)
+        y[i:i + hit.size] += 0.3 * hit
+    return (y / np.abs(y).max() * 0.8).astype(np.float32)
+
+
+def librosa_genre_way(paths: list[Path], cfg) -> None:
+    """The features of ``cfg`` (a genre-style FeatureConfig) computed the obvious librosa way, file by file."""
+    import librosa
+
+    from gmmspeech.music import RHYTHM_BANDS_BPM
+
+    sr, n_fft, hop, win = cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.win_length
+    for p in paths:
+        y, _ = librosa.load(p, sr=sr)
+        kw = dict(n_fft=n_fft, hop_length=hop, win_length=win, window="hamming", center=False)
+        m = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=cfg.n_mfcc, n_mels=cfg.n_mels, fmin=cfg.fmin, **kw)
+        parts = [m] + [librosa.feature.delta(m, order=o) for o in range(1, cfg.deltas + 1)]
+        if cfg.spectral_contrast:
+            parts.append(librosa.feature.spectral_contrast(y=y, sr=sr, **kw))
+        if cfg.chroma:
+            parts.append(librosa.feature.chroma_stft(y=y, sr=sr, **kw))
+        for name in cfg.timbre:
+            fn = {"centroid": librosa.feature.spectral_centroid, "bandwidth": librosa.feature.spectral_bandwidth,
+                  "rolloff": librosa.feature.spectral_rolloff, "flatness": librosa.feature.spectral_flatness}.get(name)
+            parts.append(fn(y=y, sr=sr, **kw) if fn else librosa.feature.zero_crossing_rate(
+                y, frame_length=win, hop_length=hop, center=False))
+        t = min(x.shape[1] for x in parts)
+        x = np.vstack([q[:, :t] for q in parts]).T
+        if cfg.texture_window_s:
+            w = np.lib.stride_tricks.sliding_window_view(x, cfg.texture_frames, axis=0)
+            x = np.hstack([w.mean(axis=2), w.std(axis=2)])
+        if cfg.rhythm:
+            onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop, n_fft=n_fft, center=False)
+            tg = librosa.feature.tempogram(onset_envelope=onset, sr=sr, hop_length=hop, win_length=cfg.rhythm_frames)
+            bpm = librosa.tempo_frequencies(tg.shape[0], sr=sr, hop_length=hop)
+            bands = [tg[(bpm >= lo) & (bpm < hi)].max(axis=0) for lo, hi in RHYTHM_BANDS_BPM]
+            np.vstack(bands + [np.log(onset + 1e-3)])
+
+
 CPU: dict[str, float] = {}
 
 
@@ -98,7 +160,10 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0, help="minutes of audio (default 10)")
     ap.add_argument("--files", type=int, default=60, help="number of files the audio is split into")
     ap.add_argument("--jobs", type=int, default=-1, help="worker processes for the all-cores runs (-1: all)")
+    ap.add_argument("--genre", action="store_true", help="benchmark the genre preset on music-like audio")
     args = ap.parse_args()
+    if args.genre:
+        return genre_main(args)
     cfg = FeatureConfig()  # MFCC 13 + deltas + delta-deltas + utterance CMVN, 25/10 ms
     jobs = effective_jobs(args.jobs)
     with tempfile.TemporaryDirectory(prefix="bench_features_") as tmp:
@@ -153,6 +218,35 @@ def main() -> None:
         print(f"gmmspeech 1 process: {total / one:.0f}x real time by wall clock, {total / one_cpu:.0f}x "
               f"per CPU second (goal >= 1000x), {ref / one:.2f}x librosa's speed (goal >= 1)")
         print("(wall-clock figures depend on other load on the machine; CPU seconds count this process only)")
+
+
+def genre_main(args) -> None:
+    """Real-time factor of the genre preset against the obvious librosa code, one process each."""
+    from gmmspeech.settings import resolve
+
+    cfg = resolve("genre").features
+    with tempfile.TemporaryDirectory(prefix="bench_genre_") as tmp:
+        paths = []
+        n = max(1, int(args.minutes * 60 / 5))
+        for i in range(n):
+            p = Path(tmp) / f"clip{i:04d}.flac"
+            sf.write(p, musiclike(5.0, i, cfg.sample_rate), cfg.sample_rate)
+            paths.append(p)
+        total = 5.0 * n
+        utts = [Utterance(p, "x") for p in paths]
+        print(f"{n} FLAC clips of 5 s, {total / 60:.1f} min of 22.05 kHz music-like audio; genre preset: "
+              f"{cfg.n_dims} dims (" + ", ".join(f"{k}={v}" for k, v in cfg.to_dict().items()
+                                              if v != FeatureConfig().to_dict()[k]) + ")")
+        compute_features(utts[:2], cfg, n_jobs=1, progress=False)
+        librosa_genre_way(paths[:2], cfg)
+        ours = timed(lambda: compute_features(utts, cfg, n_jobs=1, progress=False), "ours")
+        theirs = timed(lambda: librosa_genre_way(paths, cfg), "librosa")
+        print(f"\n{'method':<34} {'wall s':>8} {'x real time':>12} {'CPU s':>7} {'x real time/CPU s':>18}")
+        for name, key, t in (("gmmspeech genre preset, 1 process", "ours", ours),
+                             ("librosa, the obvious way, 1 process", "librosa", theirs)):
+            print(f"{name:<34} {t:8.3f} {total / t:12.0f} {CPU[key]:7.3f} {total / CPU[key]:18.0f}")
+        print(f"\ngmmspeech / librosa speed: {theirs / ours:.2f}x (goal >= 1); gmmspeech {total / CPU['ours']:.0f}x "
+              "real time per CPU second (goal >= 300x)")
 
 
 if __name__ == "__main__":
