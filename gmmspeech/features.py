@@ -9,9 +9,11 @@ Pipeline: pre-emphasis -> Hamming-windowed frames -> power spectrum -> HTK mel f
 contiguous frame sequence) -> energy VAD keeps voiced frames -> CMVN over the kept frames.
 
 Music descriptors (opt-in, any task; see :mod:`gmmspeech.music`) are computed from the same power spectrum and
-appended to every frame before the texture window: spectral contrast (7), chroma (12), timbral shape (one per
-name). With ``texture_window_s > 0`` each frame is replaced by the running mean and standard deviation of the
-frame features over the window around it; the rhythm descriptor (computed over ``rhythm_window_s``) comes last.
+appended to the frame features: spectral contrast (7), chroma (12), timbral shape (one per name). VAD and CMVN
+apply to the frame features; then, with ``texture_window_s > 0``, each frame is replaced by the running mean and
+standard deviation of the (normalised) frame features over the window around it, and the rhythm descriptor
+(computed over ``rhythm_window_s``) comes last. Neither is normalised per clip: they carry clip-level
+differences that per-clip CMVN would remove.
 
 Feature dimension (:attr:`FeatureConfig.n_dims`)::
 
@@ -529,10 +531,7 @@ def extract(y: np.ndarray, sr: int, cfg: FeatureConfig) -> np.ndarray:
         parts.append(sdc(c, cfg.sdc_n, cfg.sdc_d, cfg.sdc_p, cfg.sdc_k))
     parts.extend(music)
     x = np.concatenate(parts, axis=1) if len(parts) > 1 else c
-    if cfg.texture_window_s:
-        x = texture_stats(x, cfg.texture_frames)
-    if onset is not None:
-        x = np.concatenate([x, rhythm(onset, 1000.0 / cfg.frame_shift_ms, cfg.rhythm_frames)], axis=1)
+    r = rhythm(onset, 1000.0 / cfg.frame_shift_ms, cfg.rhythm_frames) if onset is not None else None
     if cfg.vad != "none":
         keep = vad_mask(energy_db, cfg.vad, cfg.vad_threshold_db, cfg.vad_hangover)
         if not keep.any():
@@ -541,4 +540,15 @@ def extract(y: np.ndarray, sr: int, cfg: FeatureConfig) -> np.ndarray:
                              f"threshold {thr:g} dB re {cfg.vad} energy, floor {VAD_ABSOLUTE_FLOOR_DB:g} dBFS): "
                              f"the audio is silent or too quiet")
         x = x[keep]
-    return cmvn(x, cfg.cmvn, cfg.cmvn_window)
+        r = None if r is None else r[keep]
+        if cfg.texture_window_s and len(x) < cfg.texture_frames:
+            raise ValueError(f"energy VAD kept {len(x)} frames, fewer than one texture window "
+                             f"({cfg.texture_frames} frames)")
+    # CMVN normalises the frame features; texture statistics and rhythm summarise stretches of the clip, so they
+    # are computed after it and not normalised per clip (that would remove the clip-level differences they carry)
+    x = cmvn(x, cfg.cmvn, cfg.cmvn_window)
+    if cfg.texture_window_s:
+        x = texture_stats(x, cfg.texture_frames)
+    if r is not None:
+        x = np.concatenate([x, r], axis=1)
+    return x
