@@ -101,19 +101,25 @@ _FEATURE_KEYS = tuple(f.name for f in dataclasses.fields(FeatureConfig))
 #: Task presets: feature and model settings over the built-in defaults, chosen by measurement on the
 #: development corpora (scripts/make_dev_speech.py, scripts/make_genre_corpus.py --dev); see README.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # MFCC 13 + d + dd with energy VAD and utterance CMVN, 128 Gaussians: dev LID 85.0 % (defaults) -> 91.2 %;
+    # SDC 7-1-3-7 fell to 46 % on voices unlike the training ones, so it is not in the preset
     "language": {
-        "features": {"n_mfcc": 7, "deltas": 0, "sdc": True, "vad": "max", "cmvn": "utterance"},
-        "model": {"components": 32},
+        "features": {"n_mfcc": 13, "deltas": 2, "vad": "max", "cmvn": "utterance"},
+        "model": {"components": 128},
     },
+    # more cepstra from a finer filterbank carry the voice's timbre: dev speaker ID 75.0 % (defaults) -> 88.7 %
     "speaker": {
-        "features": {"n_mfcc": 20, "deltas": 1, "vad": "max", "cmvn": "utterance"},
-        "model": {"components": 32},
+        "features": {"n_mels": 64, "n_mfcc": 30, "deltas": 2, "vad": "max", "cmvn": "utterance"},
+        "model": {"components": 64},
     },
+    # the music front end (22.05 kHz, 46 ms windows, full band, no pre-emphasis or liftering) with delta-deltas,
+    # utterance CMVN and 64 Gaussians: dev genre 79.2 % (naive librosa + sklearn script) -> 92.5 %, and 78.3 %
+    # -> 87.5 % on clips rendered with another soundfont. Texture windows, rhythm, chroma and timbre lowered
+    # accuracy as frame features of a GMM on the dev set, so they stay opt-in (README, "Task presets").
     "genre": {
         "features": {"sample_rate": 22050, "frame_length_ms": 46.4, "frame_shift_ms": 23.2, "n_mels": 64,
-                     "n_mfcc": 20, "fmin": 0.0, "preemphasis": 0.0, "lifter": 0.0, "deltas": 1, "cmvn": "none",
-                     "spectral_contrast": True, "texture_window_s": 1.0, "rhythm": True},
-        "model": {"components": 16},
+                     "n_mfcc": 20, "fmin": 0.0, "preemphasis": 0.0, "lifter": 0.0, "deltas": 2, "cmvn": "utterance"},
+        "model": {"components": 64},
     },
 }
 TASKS = tuple(PRESETS)

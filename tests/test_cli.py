@@ -59,9 +59,11 @@ def test_score_reports_bad_file_and_continues(toy_corpus, tmp_path):
     assert "junk.wav" in r.output and "cannot decode" in r.output
 
 
-def test_demo_recipe_end_to_end(tmp_path):
-    """The bundled demo through `gmmspeech run`: accuracy far above chance, and the model reloads exactly."""
-    src = REPO / "recipes" / "demo_lid.toml"
+@pytest.mark.parametrize("name, task, min_accuracy", [("demo_lid", "language", 0.85), ("demo_genre", "genre", 0.5)])
+def test_demo_recipe_end_to_end(tmp_path, name, task, min_accuracy):
+    """The bundled demos through `gmmspeech run`: accuracy far above chance, the task preset's settings
+    recorded in the model, and the model reloads exactly."""
+    src = REPO / "recipes" / f"{name}.toml"
     doc = tomllib.loads(src.read_text())
     recipe = tmp_path / "demo.toml"
     text = src.read_text()
@@ -74,10 +76,13 @@ def test_demo_recipe_end_to_end(tmp_path):
     assert r.exit_code == 0, r.output
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     n_classes = len(metrics["labels"])
-    assert n_classes >= 5 and metrics["accuracy"] >= 0.85 > 3 / n_classes
+    assert n_classes >= 5 and metrics["accuracy"] >= min_accuracy > 3 / n_classes
     assert "confusion matrix" in r.output
 
     clf, meta = load_model(tmp_path / "model.npz")
+    from gmmspeech.settings import resolve
+
+    assert meta["task"] == task and FeatureConfig.from_dict(meta["features"]) == resolve(task).features
     cfg = FeatureConfig.from_dict(meta["features"])
     rows = {row["file"]: row for row in
             __import__("csv").DictReader(open(tmp_path / "report" / "predictions.csv"))}

@@ -44,8 +44,12 @@ def test_every_shipped_recipe_loads(path):
 def test_task_recipes_use_task_appropriate_features():
     by_name = {p.stem: load_recipe(p) for p in REPO_RECIPES}
     assert {"gtzan_genre", "voxlingua_lid", "commonvoice_lid", "voxceleb1_speaker"} <= set(by_name)
-    genre = by_name["gtzan_genre"].features
-    assert genre.frame_length_ms > 40 and genre.cmvn == "none" and by_name["gtzan_genre"].model.components >= 64
+    from gmmspeech.settings import resolve
+
+    genre = by_name["gtzan_genre"]
+    assert genre.task == "genre" and genre.features == resolve("genre").features
+    assert genre.features.frame_length_ms > 40 and genre.features.sample_rate == 22050 and genre.model.components >= 64
+    assert genre.settings.sources["features.sample_rate"] == "preset:genre"
     for lid in ("voxlingua_lid", "commonvoice_lid"):
         f = by_name[lid].features
         assert f.sdc and f.n_dims == 56 and f.vad != "none"

@@ -22,7 +22,7 @@ def test_precedence_and_provenance():
     st = resolve("language", [("recipe", {"features": {"n_mfcc": 9}, "model": {"components": 8}}),
                               ("option", {"model": {"components": 4, "seed": None}})])
     assert st.features.n_mfcc == 9 and st.sources["features.n_mfcc"] == "recipe"
-    assert st.features.sdc is True and st.sources["features.sdc"] == "preset:language"
+    assert st.features.vad == "max" and st.sources["features.vad"] == "preset:language"
     assert st.model.components == 4 and st.sources["model.components"] == "option"
     assert st.model.seed == 0 and "model.seed" not in st.sources  # None = option not given
     assert st.features.frame_length_ms == 25.0 and st.sources.get("features.frame_length_ms", "default") == "default"
@@ -92,7 +92,7 @@ def test_inspect_shows_task_and_sources(toy_corpus, tmp_path):
     assert "task         language" in out
     lines = {ln.split()[0]: ln.split() for ln in out.splitlines() if ln.startswith("  features.")
              or ln.startswith("  model.")}
-    assert lines["features.sdc"][-1] == "preset:language"
+    assert lines["features.vad"][-1] == "preset:language"
     assert lines["model.components"][-1] == "option"
     assert lines["features.frame_length_ms"][-1] == "default"
 
