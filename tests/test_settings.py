@@ -106,3 +106,19 @@ def test_config_file_is_a_layer_between_preset_and_options(tmp_path):
     st = resolve(task, [("config", layer), ("option", {"model": {"components": 2}})])
     assert st.task == "genre" and st.features.n_mfcc == 13 and st.features.sample_rate == 22050
     assert st.model.components == 2
+
+
+def test_features_and_select_take_the_task(toy_corpus):
+    """`features --task` extracts the preset's dimensions; `select --task` fits on the preset's features."""
+    import json
+
+    from gmmspeech.settings import resolve
+
+    res = invoke("features", toy_corpus["train"], "--task", "speaker", "--no-cache", "--json", "-q", "-j", 1)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["dims"] == resolve("speaker").features.n_dims == 90
+    res = invoke("select", toy_corpus["train"], "--task", "language", "--components", "1,2", "--pooled",
+                 "--n-init", 1, "--no-cache", "--json", "-q", "-j", 1)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["task"] == "language" and out["features"]["vad"] == "max"
