@@ -15,8 +15,8 @@ from .audio import AudioError
 from .manifest import ManifestError, check_split, read_manifest
 from .modelio import ModelFileError
 from .parallel import ClusterError
-from .recipe import RecipeError, load_config_layer
-from .settings import TASKS, SettingsError, resolve
+from .recipe import RecipeError, resolve_settings
+from .settings import TASKS, SettingsError
 
 app = typer.Typer(
     help="Train and evaluate GMM classifiers of languages, genres or speakers from audio.",
@@ -56,16 +56,8 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 
 
 def _settings(task, config: Path | None, options: dict | None = None):
-    """Effective settings: defaults -> task preset -> --config file -> explicit options (see gmmspeech.settings)."""
-    layers = []
-    file_task = None
-    if config is not None:
-        file_task, layer = load_config_layer(config)
-        layers.append((f"config:{config}", layer))
-    if options:
-        layers.append(("option", {"model": options}))
-    chosen = task.value if task is not None else file_task
-    return resolve(chosen, layers)
+    """Effective settings of a command (see :func:`gmmspeech.recipe.resolve_settings`)."""
+    return resolve_settings(None if task is None else task.value, config, options)
 
 
 class Fmt(StrEnum):

@@ -28,7 +28,7 @@ from .features import FeatureConfig
 from .settings import MODEL_TYPES, TASKS, ModelConfig, Settings, SettingsError, resolve
 
 __all__ = ["RecipeError", "ModelConfig", "MODEL_TYPES", "Recipe", "load_recipe", "load_feature_config",
-           "load_config_layer"]
+           "load_config_layer", "resolve_settings"]
 
 
 class RecipeError(ValueError):
@@ -155,16 +155,24 @@ def load_config_layer(path: str | os.PathLike) -> tuple[str | None, dict[str, An
 
 
 def load_feature_config(path: str | os.PathLike) -> FeatureConfig:
-    """Feature settings from a TOML file: a recipe's ``[features]`` table, or top-level FeatureConfig keys.
-
-    Raises :class:`RecipeError` naming the file and the problem.
-    """
-    path = Path(path)
+    """Feature settings from a TOML file: a recipe's ``[features]`` table, or top-level FeatureConfig keys
+    (over the built-in defaults; a ``task`` in the file is not applied). Raises :class:`RecipeError`."""
+    _, layer = load_config_layer(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise RecipeError(f"{path}: cannot read feature config ({exc})") from None
-    try:
-        return FeatureConfig.from_dict(doc.get("features", doc))
+        return FeatureConfig.from_dict(layer["features"])
     except (TypeError, ValueError) as exc:
         raise RecipeError(f"{path}: {exc}") from None
+
+
+def resolve_settings(task: str | None, config: str | os.PathLike | None,
+                     options: dict[str, Any] | None = None) -> Settings:
+    """Settings for a command: defaults -> ``task`` preset (else the config file's ``task``) -> the ``--config``
+    file -> explicit model ``options`` (``None`` values: not given). See :func:`gmmspeech.settings.resolve`."""
+    layers = []
+    file_task = None
+    if config is not None:
+        file_task, layer = load_config_layer(config)
+        layers.append((f"config:{config}", layer))
+    if options:
+        layers.append(("option", {"model": options}))
+    return resolve(task if task is not None else file_task, layers)
