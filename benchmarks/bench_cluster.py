@@ -24,10 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gmmspeech.featstore import FeatureCache  # noqa: E402
-from gmmspeech.manifest import read_manifest  # noqa: E402
-from gmmspeech.pipeline import train_classifier  # noqa: E402
-from gmmspeech.recipe import load_recipe  # noqa: E402
+from gmmspeech.app.pipeline import train_classifier  # noqa: E402
+from gmmspeech.app.recipe import load_recipe  # noqa: E402
+from gmmspeech.data.featstore import FeatureCache  # noqa: E402
+from gmmspeech.data.manifest import read_manifest  # noqa: E402
 
 
 def _train(recipe, utts, cache_dir: str, scheduler: str | None):

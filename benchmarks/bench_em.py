@@ -73,7 +73,7 @@ def peak_mb() -> float:
 
 # ------------------------------------------------------------------------------------------------ child processes
 def child_gmmspeech(n: int, k: int, jobs: int, iters: int) -> dict:
-    from gmmspeech.gmm import DiagGMM, _accumulate, _blas_limit, _resolve_jobs, _threads_ok, maximize
+    from gmmspeech.core.gmm import DiagGMM, _accumulate, _blas_limit, _resolve_jobs, _threads_ok, maximize
 
     X = mfcc_like(n)
     base = peak_mb()
@@ -123,7 +123,7 @@ def child_sklearn(n: int, k: int) -> dict:
 
 def child_rates(k: int, jobs: int, chunk: int = 2048) -> dict:
     """Float32 GEMM rate for the E-step's shapes and in-place exp rate, on ``jobs`` threads (BLAS 1 thread)."""
-    from gmmspeech.gmm import _blas_limit, _resolve_jobs, _threads_ok
+    from gmmspeech.core.gmm import _blas_limit, _resolve_jobs, _threads_ok
 
     nj = _threads_ok(_resolve_jobs(jobs))
     rng = np.random.default_rng(0)
@@ -173,7 +173,7 @@ def child_rates(k: int, jobs: int, chunk: int = 2048) -> dict:
 
 
 def child_disk(n: int, k: int, jobs: int, iters: int, chunk_frames: int) -> dict:
-    from gmmspeech.gmm import DiagGMM
+    from gmmspeech.core.gmm import DiagGMM
 
     tmp = Path(tempfile.mkdtemp(prefix="gmmspeech-bench-"))
     try:

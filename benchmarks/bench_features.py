@@ -34,10 +34,10 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
-from gmmspeech.featstore import FeatureCache, compute_features
-from gmmspeech.features import FeatureConfig
-from gmmspeech.manifest import Utterance
-from gmmspeech.parallel import effective_jobs
+from gmmspeech.data.featstore import FeatureCache, compute_features
+from gmmspeech.data.manifest import Utterance
+from gmmspeech.frontend.features import FeatureConfig
+from gmmspeech.infra.parallel import effective_jobs
 
 SR = 16000
 
@@ -113,7 +113,7 @@ def librosa_genre_way(paths: list[Path], cfg) -> None:
     """The features of ``cfg`` (a genre-style FeatureConfig) computed the obvious librosa way, file by file."""
     import librosa
 
-    from gmmspeech.music import RHYTHM_BANDS_BPM
+    from gmmspeech.frontend.music import RHYTHM_BANDS_BPM
 
     sr, n_fft, hop, win = cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.win_length
     for p in paths:
@@ -227,7 +227,7 @@ def genre_main(args) -> None:
     """Real-time factor of the genre preset against the obvious librosa code, one process each."""
     import dataclasses
 
-    from gmmspeech.settings import resolve
+    from gmmspeech.app.settings import resolve
 
     preset = resolve("genre").features
     full = dataclasses.replace(preset, spectral_contrast=True, chroma=True, texture_window_s=1.0, rhythm=True,

@@ -1,8 +1,8 @@
 """Measure task presets (and candidate settings) on development corpora: accuracy per setting, same run.
 
 This is how the presets in ``gmmspeech/settings.py`` were chosen. Each candidate is a task preset plus
-overrides; every candidate trains per-class GMMs on the train manifest (through :func:`gmmspeech.settings.resolve`
-and :func:`gmmspeech.pipeline.train_classifier`, the same path as ``gmmspeech train``) and is scored on each test
+overrides; every candidate trains per-class GMMs on the train manifest (through :func:`gmmspeech.app.settings.resolve`
+and :func:`gmmspeech.app.pipeline.train_classifier`, the same path as ``gmmspeech train``) and is scored on each test
 manifest. The baseline row ``defaults`` is ``gmmspeech train`` without ``--task``.
 
 Development corpora (not bundled; build them first):
@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gmmspeech.featstore import FeatureCache, compute_features
-from gmmspeech.manifest import read_manifest
-from gmmspeech.pipeline import train_classifier
-from gmmspeech.settings import resolve
+from gmmspeech.app.pipeline import train_classifier
+from gmmspeech.app.settings import resolve
+from gmmspeech.data.featstore import FeatureCache, compute_features
+from gmmspeech.data.manifest import read_manifest
 
 GENRE_BASE = {"sample_rate": 22050, "frame_length_ms": 46.4, "frame_shift_ms": 23.2, "n_mels": 64, "n_mfcc": 20,
               "fmin": 0.0, "preemphasis": 0.0, "lifter": 0.0, "deltas": 1, "cmvn": "none"}

@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("scikit-learn is needed for the baseline: pip install 'gmmspeech[test]'", file=sys.stderr)
         return 1
-    from gmmspeech.classifier import GMMClassifier
-    from gmmspeech.gmm import DiagGMM
+    from gmmspeech.core.gmm import DiagGMM
+    from gmmspeech.model.classifier import GMMClassifier
 
     C, K, D = args.classes, args.components, args.dims
     n_frames = int(round(args.seconds * 100))

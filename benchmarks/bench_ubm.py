@@ -126,10 +126,10 @@ def demo(args) -> list[dict]:
 
     import numpy as np
 
-    from gmmspeech.classifier import GMMClassifier, UBMClassifier
-    from gmmspeech.featstore import FeatureCache, compute_features
-    from gmmspeech.manifest import read_manifest
-    from gmmspeech.recipe import load_recipe
+    from gmmspeech.app.recipe import load_recipe
+    from gmmspeech.data.featstore import FeatureCache, compute_features
+    from gmmspeech.data.manifest import read_manifest
+    from gmmspeech.model.classifier import GMMClassifier, UBMClassifier
 
     pc = load_recipe(REPO / "recipes" / "demo_lid.toml")
     ub = load_recipe(REPO / "recipes" / "demo_lid_ubm.toml")
@@ -170,8 +170,8 @@ def demo(args) -> list[dict]:
 def synthetic(args) -> list[dict]:
     import numpy as np
 
-    from gmmspeech.classifier import GMMClassifier, UBMClassifier
-    from gmmspeech.recipe import load_recipe
+    from gmmspeech.app.recipe import load_recipe
+    from gmmspeech.model.classifier import GMMClassifier, UBMClassifier
 
     pc = load_recipe(REPO / "recipes" / "demo_lid.toml").model
     ub = load_recipe(REPO / "recipes" / "demo_lid_ubm.toml").model
@@ -212,7 +212,7 @@ def synthetic(args) -> list[dict]:
 
 _DISK_CHILD = """
 import resource, sys, time
-from gmmspeech.map import train_ubm
+from gmmspeech.core.map import train_ubm
 paths = sys.argv[2:]
 t0 = time.perf_counter()
 g = train_ubm(paths, int(sys.argv[1]))

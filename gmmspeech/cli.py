@@ -11,12 +11,12 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .audio import AudioError
-from .manifest import ManifestError, check_split, read_manifest
-from .modelio import ModelFileError
-from .parallel import ClusterError
-from .recipe import RecipeError, resolve_settings
-from .settings import TASKS, SettingsError
+from .app.recipe import RecipeError, resolve_settings
+from .app.settings import TASKS, SettingsError
+from .data.manifest import ManifestError, check_split, read_manifest
+from .frontend.audio import AudioError
+from .infra.parallel import ClusterError
+from .model.modelio import ModelFileError
 
 app = typer.Typer(
     help="Train and evaluate GMM classifiers of languages, genres or speakers from audio.",
@@ -36,7 +36,7 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 
 def _feature_cache(cache: Path | None, no_cache: bool):
     """The FeatureCache the options ask for, or None when caching is off."""
-    from .featstore import FeatureCache
+    from .data.featstore import FeatureCache
 
     return None if no_cache else FeatureCache(cache)
 
@@ -89,7 +89,7 @@ def _report_skipped(errors, what: str) -> None:
 
 
 def _print_evaluation(res) -> None:
-    from .evaluate import format_confusion, format_metrics
+    from .app.report import format_confusion, format_metrics
 
     typer.echo(format_metrics(res.metrics))
     typer.echo("")
@@ -111,10 +111,10 @@ def run(
     """Run a recipe end to end: features, training, model file, evaluation report."""
     import time
 
-    from .evaluate import write_report
-    from .modelio import save_model
-    from .pipeline import evaluate_classifier, train_classifier
-    from .recipe import load_recipe
+    from .app.pipeline import evaluate_classifier, train_classifier
+    from .app.recipe import load_recipe
+    from .app.report import write_report
+    from .model.modelio import save_model
 
     t0 = time.perf_counter()
     with _user_errors():
@@ -183,8 +183,8 @@ def train(
 
     Settings: built-in defaults, then the --task preset, then --config, then the options given here.
     """
-    from .modelio import save_model
-    from .pipeline import train_classifier
+    from .app.pipeline import train_classifier
+    from .model.modelio import save_model
 
     with _user_errors():
         st = _settings(task, config, {
@@ -201,7 +201,7 @@ def train(
 
 def _model_features(meta: dict, model: Path):
     """The FeatureConfig stored in a model's metadata; a clear error naming the file if it is missing."""
-    from .features import FeatureConfig
+    from .frontend.features import FeatureConfig
 
     if not isinstance(meta.get("features"), dict):
         raise ValueError(f"{model}: the model file holds no feature configuration ('features' in its metadata)")
@@ -236,10 +236,10 @@ def score(
 
     Posteriors are the softmax of the per-class mean log-likelihoods per frame (flat prior).
     """
-    from .featstore import compute_features
-    from .modelio import load_model
-    from .novelty import file_novelty, read_novelty
-    from .scoring import expand_inputs, format_rows, score_row, split_segments
+    from .app.scoring import expand_inputs, format_rows, score_row, split_segments
+    from .data.featstore import compute_features
+    from .model.modelio import load_model
+    from .model.novelty import file_novelty, read_novelty
 
     with _user_errors():
         clf, meta = load_model(model)
@@ -284,10 +284,10 @@ def evaluate(
                                           "adds outlier-fraction and novel columns.")] = False,
 ):
     """Score a labelled test set: accuracy, per-class metrics, equal error rate and the confusion matrix."""
-    from .evaluate import PLOT_MISSING, write_report
-    from .modelio import load_model
-    from .novelty import read_novelty
-    from .pipeline import evaluate_classifier
+    from .app.pipeline import evaluate_classifier
+    from .app.report import PLOT_MISSING, write_report
+    from .model.modelio import load_model
+    from .model.novelty import read_novelty
 
     with _user_errors():
         clf, meta = load_model(model)
@@ -310,7 +310,7 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
 ):
     """Show a model's classes, components, feature configuration and training summary."""
-    from .modelio import load_model
+    from .model.modelio import load_model
 
     with _user_errors():
         clf, meta = load_model(model)
@@ -398,8 +398,8 @@ def prepare(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ):
     """Build train/test (and dev) manifests from a corpus in its published layout."""
-    from .prepare import prepare as build
-    from .prepare import write_prepared
+    from .data.prepare import prepare as build
+    from .data.prepare import write_prepared
 
     with _user_errors():
         prep = build(layout.value, root, probe=not no_probe, test_fraction=test_fraction, dev_fraction=dev_fraction,
@@ -426,7 +426,7 @@ def features_cmd(
     """Extract the features of every file of a manifest into the feature cache; list the files that fail."""
     import time
 
-    from .featstore import compute_features
+    from .data.featstore import compute_features
 
     t0 = time.perf_counter()
     with _user_errors():
@@ -493,8 +493,8 @@ def select_cmd(
     """Fit a GMM for every candidate K (per class or pooled): log-likelihood, BIC, AIC; * marks the best K."""
     from collections import defaultdict
 
-    from .featstore import compute_features
-    from .selection import format_selection, plot_selection, select_per_class
+    from .data.featstore import compute_features
+    from .model.selection import format_selection, plot_selection, select_per_class
 
     ks = _parse_components(components)
 

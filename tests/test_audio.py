@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from gmmspeech.audio import AudioError, load_audio
+from gmmspeech.frontend.audio import AudioError, load_audio
 
 from .conftest import SR, tone, write_wav
 

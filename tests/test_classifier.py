@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp, softmax
 
-from gmmspeech.classifier import UNKNOWN, GMMClassifier, open_set_decision, posteriors
-from gmmspeech.gmm import DiagGMM
+from gmmspeech.core.gmm import DiagGMM
+from gmmspeech.model.classifier import UNKNOWN, GMMClassifier, open_set_decision, posteriors
 
 
 def make_classes(seed=0, n=800):

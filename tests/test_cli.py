@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gmmspeech.featstore import features_for
-from gmmspeech.features import FeatureConfig
-from gmmspeech.manifest import read_manifest
-from gmmspeech.modelio import load_model
+from gmmspeech.data.featstore import features_for
+from gmmspeech.data.manifest import read_manifest
+from gmmspeech.frontend.features import FeatureConfig
+from gmmspeech.model.modelio import load_model
 
 from .conftest import invoke
 
@@ -80,7 +80,7 @@ def test_demo_recipe_end_to_end(tmp_path, name, task, min_accuracy):
     assert "confusion matrix" in r.output
 
     clf, meta = load_model(tmp_path / "model.npz")
-    from gmmspeech.settings import resolve
+    from gmmspeech.app.settings import resolve
 
     assert meta["task"] == task and FeatureConfig.from_dict(meta["features"]) == resolve(task).features
     cfg = FeatureConfig.from_dict(meta["features"])

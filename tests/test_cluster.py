@@ -11,11 +11,12 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from gmmspeech.featstore import FeatureCache, compute_features  # noqa: E402
-from gmmspeech.features import FeatureConfig  # noqa: E402
-from gmmspeech.gmm import DiagGMM, accumulate_chunks, accumulate_stats  # noqa: E402
-from gmmspeech.manifest import read_manifest  # noqa: E402
-from gmmspeech.parallel import ClusterAccumulator, ClusterError, get_client, parallel_map  # noqa: E402
+from gmmspeech.core.gmm import DiagGMM, accumulate_chunks, accumulate_stats  # noqa: E402
+from gmmspeech.data.featstore import FeatureCache, compute_features  # noqa: E402
+from gmmspeech.data.manifest import read_manifest  # noqa: E402
+from gmmspeech.frontend.features import FeatureConfig  # noqa: E402
+from gmmspeech.infra.parallel import ClusterError, get_client, parallel_map  # noqa: E402
+from gmmspeech.model.cluster import ClusterAccumulator  # noqa: E402
 
 
 def _cluster(**kw):
@@ -61,7 +62,7 @@ def test_accumulate_chunks_equals_the_sum_over_blocks(chunk_files):
 
 
 def test_cluster_em_matches_local_em(scheduler, chunk_files):
-    from gmmspeech.gmm import batch_plan
+    from gmmspeech.core.gmm import batch_plan
 
     assert len(batch_plan([len(np.load(p, mmap_mode="r")) for p in chunk_files])) >= 5
     local = DiagGMM(8, max_iter=25, random_state=3).fit(chunk_files)
@@ -148,8 +149,8 @@ def _models_agree(a, b, rtol=1e-6):
 
 @pytest.mark.parametrize("model_type", ["per_class", "ubm_map"])
 def test_training_and_evaluation_on_the_cluster_match_local(scheduler, toy_corpus, tmp_path, model_type):
-    from gmmspeech.pipeline import evaluate_classifier, train_classifier
-    from gmmspeech.recipe import ModelConfig
+    from gmmspeech.app.pipeline import evaluate_classifier, train_classifier
+    from gmmspeech.app.recipe import ModelConfig
 
     train, test = read_manifest(toy_corpus["train"]), read_manifest(toy_corpus["test"])
     cfg = FeatureConfig(n_mfcc=13)
@@ -197,7 +198,7 @@ def test_cli_features_and_train_on_the_cluster(scheduler, toy_corpus, tmp_path):
 
 
 def test_batch_plan_matches_the_batches_the_e_step_uses():
-    from gmmspeech.gmm import _Source, batch_plan
+    from gmmspeech.core.gmm import FrameSource, batch_plan
 
     rng = np.random.default_rng(0)
     for _ in range(30):
@@ -206,11 +207,11 @@ def test_batch_plan_matches_the_batches_the_e_step_uses():
         plan = batch_plan(lengths, target)
         assert plan[0][0] == 0 and plan[-1][1] == len(lengths)
         assert all(a[1] == b[0] for a, b in zip(plan, plan[1:], strict=False))
-        import gmmspeech.gmm as g
+        import gmmspeech.core.gmm as g
 
         old, g.BATCH_FRAMES = g.BATCH_FRAMES, target
         try:
-            sizes = [len(x) for _, x in _Source([np.zeros((n, 2)) for n in lengths]).batches()]
+            sizes = [len(x) for _, x in FrameSource([np.zeros((n, 2)) for n in lengths]).batches()]
         finally:
             g.BATCH_FRAMES = old
         expected = [sum(lengths[lo:hi]) for lo, hi in plan]
@@ -222,7 +223,7 @@ def test_batch_plan_matches_the_batches_the_e_step_uses():
 
 @pytest.mark.parametrize("whole_below", [0, 10**9])
 def test_cluster_fitter_matches_local_both_ways(scheduler, chunk_files, whole_below):
-    from gmmspeech.parallel import ClusterFitter
+    from gmmspeech.model.cluster import ClusterFitter
 
     params = {"n_components": 6, "max_iter": 15, "random_state": 2}
     local = DiagGMM(**params).fit(chunk_files)

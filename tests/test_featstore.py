@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from gmmspeech import featstore
 from gmmspeech.cli import app
-from gmmspeech.featstore import FeatureCache, compute_features, default_cache_dir, features_for
-from gmmspeech.features import FeatureConfig
-from gmmspeech.manifest import Utterance
+from gmmspeech.data import featstore
+from gmmspeech.data.featstore import FeatureCache, compute_features, default_cache_dir, features_for
+from gmmspeech.data.manifest import Utterance
+from gmmspeech.frontend.features import FeatureConfig
 
 from .conftest import chirpy, write_wav
 

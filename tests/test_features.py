@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gmmspeech.features import FeatureConfig, cmvn, deltas, extract, mfcc
+from gmmspeech.frontend.features import FeatureConfig, cmvn, deltas, extract, mfcc
 
 from .conftest import SR, tone
 
@@ -66,7 +66,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import arrays  # noqa: E402
 
-from gmmspeech.features import frame_energy_db, sdc, vad_mask  # noqa: E402
+from gmmspeech.frontend.features import frame_energy_db, sdc, vad_mask  # noqa: E402
 
 DIM_CASES = [
     ({}, 39),

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gmmspeech.gmm import DiagGMM, accumulate_stats, estimate_log_prob, maximize
+from gmmspeech.core.gmm import DiagGMM, accumulate_stats, estimate_log_prob, maximize
 
 
 def blobs(n=3000, seed=0):

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gmmspeech.gmm import DiagGMM, SuffStats, accumulate_stats, maximize
+from gmmspeech.core.gmm import DiagGMM, SuffStats, accumulate_stats, maximize
 
 
 def mixture(n=2000, d=3, k=4, seed=0):

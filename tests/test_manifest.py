@@ -1,6 +1,6 @@
 import pytest
 
-from gmmspeech.manifest import ManifestError, read_manifest, write_manifest
+from gmmspeech.data.manifest import ManifestError, read_manifest, write_manifest
 
 from .conftest import tone, write_wav
 
@@ -47,7 +47,7 @@ def test_missing_columns_and_round_trip(tmp_path):
 def _utt(path, label, start=None, end=None, line=2):
     from pathlib import Path
 
-    from gmmspeech.manifest import Utterance
+    from gmmspeech.data.manifest import Utterance
 
     return Utterance(Path(path), label, start, end, line=line)
 
@@ -63,7 +63,7 @@ def test_min_files_per_class_is_checked_on_load(tmp_path):
 
 
 def test_check_split_finds_leaks_and_thin_classes():
-    from gmmspeech.manifest import check_split
+    from gmmspeech.data.manifest import check_split
 
     train = [_utt("/a.wav", "en", line=2), _utt("/b.wav", "en", 0.0, 5.0, line=3), _utt("/c.wav", "fr", line=4)]
     assert check_split(train, [_utt("/d.wav", "en"), _utt("/b.wav", "en", 5.0, 9.0)]) == []  # segments abut

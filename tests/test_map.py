@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from scipy.special import logsumexp
 from typer.testing import CliRunner
 
-from gmmspeech.classifier import GMMClassifier, UBMClassifier
-from gmmspeech.gmm import DiagGMM, SuffStats, accumulate_chunks, accumulate_stats, maximize
-from gmmspeech.map import map_adapt, topc_log_likelihoods, train_ubm
-from gmmspeech.modelio import ModelFileError, load_model, save_model
-from gmmspeech.recipe import ModelConfig, RecipeError, load_recipe
+from gmmspeech.app.recipe import ModelConfig, RecipeError, load_recipe
+from gmmspeech.core.gmm import DiagGMM, SuffStats, accumulate_chunks, accumulate_stats, maximize
+from gmmspeech.core.map import map_adapt, topc_log_likelihoods, train_ubm
+from gmmspeech.model.classifier import GMMClassifier, UBMClassifier
+from gmmspeech.model.modelio import ModelFileError, load_model, save_model
 
 
 def mixture(n, *, d=3, k=4, seed=0, spread=4.0):
@@ -271,7 +271,7 @@ def test_per_file_lists_train_the_same_models_as_arrays():
 def test_ubm_classifier_runs_every_e_step_through_an_accumulator_on_the_files(tmp_path):
     """With DiagGMM(accumulator=...) (the cluster hook), the UBM's EM and the MAP statistics go through it, on the
     memory-mapped per-file blocks themselves (whose paths a cluster sends), and give the local models."""
-    from gmmspeech.parallel import _as_file
+    from gmmspeech.model.cluster import feature_file_path
 
     files = {}
     for lab, X in three_classes(300).items():
@@ -282,7 +282,7 @@ def test_ubm_classifier_runs_every_e_step_through_an_accumulator_on_the_files(tm
     seen = []
 
     def accumulator(items, w, mu, var, *, chunk_size, dtype):
-        seen.append([_as_file(it) for it in items])   # refuses in-memory arrays
+        seen.append([feature_file_path(it) for it in items])   # refuses in-memory arrays
         return accumulate_chunks(items, w, mu, var, chunk_size=chunk_size, dtype=dtype)
 
     remote = UBMClassifier(4, max_iter=2, tol=0, accumulator=accumulator).fit(files)
@@ -300,7 +300,7 @@ def test_open_set_thresholds_are_in_llr_units(fitted):
     seg = fitted.frame_llrs(three_classes()["a"])[:, 0].reshape(-1, 50).mean(1)
     assert np.mean(seg < thr[0]) <= 0.05
     # a file no class claims more than the background does (drawn from the UBM itself) is rejected; ratios
-    # against the UBM do not flag outliers far from all the data (gmmspeech.novelty does that)
+    # against the UBM do not flag outliers far from all the data (gmmspeech.model.novelty does that)
     background, _ = fitted.ubm_.sample(300, random_state=9)
     assert np.all(fitted.score(background) < thr) and fitted.predict_open_set(background) == "unknown"
     assert fitted.predict_open_set(three_classes(n=100, seed=4)["b"]) == "b"

@@ -4,9 +4,9 @@ import pickle
 import numpy as np
 import pytest
 
-from gmmspeech.classifier import GMMClassifier
-from gmmspeech.features import FeatureConfig
-from gmmspeech.modelio import FORMAT_VERSION, ModelFileError, load_model, save_model
+from gmmspeech.frontend.features import FeatureConfig
+from gmmspeech.model.classifier import GMMClassifier
+from gmmspeech.model.modelio import FORMAT_VERSION, ModelFileError, load_model, save_model
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gmmspeech import music
-from gmmspeech.features import FeatureConfig, extract, power_spectrogram
+from gmmspeech.frontend import music
+from gmmspeech.frontend.features import FeatureConfig, extract, power_spectrogram
 
 SR = 22050
 MUSIC = dict(sample_rate=SR, frame_length_ms=46.4, frame_shift_ms=23.2, n_mels=64, n_mfcc=20, fmin=0.0,
@@ -128,9 +128,9 @@ def test_dimensions_match_the_config(sr, opts):
 
 
 def test_clip_shorter_than_a_texture_window_is_an_error_naming_the_file(tmp_path):
-    from gmmspeech.audio import AudioError
-    from gmmspeech.featstore import features_for
-    from gmmspeech.manifest import Utterance
+    from gmmspeech.data.featstore import features_for
+    from gmmspeech.data.manifest import Utterance
+    from gmmspeech.frontend.audio import AudioError
 
     from .conftest import write_wav
 

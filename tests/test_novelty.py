@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from gmmspeech.classifier import GMMClassifier
-from gmmspeech.gmm import DiagGMM
-from gmmspeech.modelio import load_model, save_model
-from gmmspeech.novelty import (
+from gmmspeech.core.gmm import DiagGMM
+from gmmspeech.model.classifier import GMMClassifier
+from gmmspeech.model.modelio import load_model, save_model
+from gmmspeech.model.novelty import (
     calibrate_novelty,
     file_novelty,
     frame_novelty,

@@ -10,8 +10,8 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gmmspeech.manifest import Utterance, check_split, read_manifest
-from gmmspeech.prepare import LayoutError, prepare, stratified_split, write_prepared
+from gmmspeech.data.manifest import Utterance, check_split, read_manifest
+from gmmspeech.data.prepare import LayoutError, prepare, stratified_split, write_prepared
 
 from .conftest import chirpy, invoke, write_wav
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from gmmspeech.recipe import RecipeError, load_recipe
+from gmmspeech.app.recipe import RecipeError, load_recipe
 
 
 def test_paths_are_relative_to_recipe(tmp_path):
@@ -44,7 +44,7 @@ def test_every_shipped_recipe_loads(path):
 def test_task_recipes_use_task_appropriate_features():
     by_name = {p.stem: load_recipe(p) for p in REPO_RECIPES}
     assert {"gtzan_genre", "voxlingua_lid", "commonvoice_lid", "voxceleb1_speaker"} <= set(by_name)
-    from gmmspeech.settings import resolve
+    from gmmspeech.app.settings import resolve
 
     genre = by_name["gtzan_genre"]
     assert genre.task == "genre" and genre.features == resolve("genre").features
@@ -66,7 +66,7 @@ def test_min_files_must_be_a_positive_integer(tmp_path, value):
 
 
 def test_feature_config_file_accepts_recipe_or_bare_keys(tmp_path):
-    from gmmspeech.recipe import load_feature_config
+    from gmmspeech.app.recipe import load_feature_config
 
     (tmp_path / "a.toml").write_text("[features]\nn_mfcc = 7\ndeltas = 0\nsdc = true\n")
     (tmp_path / "b.toml").write_text("n_mfcc = 20\n")

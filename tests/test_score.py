@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gmmspeech.features import FeatureConfig
-from gmmspeech.manifest import Utterance, read_manifest
-from gmmspeech.modelio import load_model, save_model
-from gmmspeech.pipeline import train_classifier
-from gmmspeech.recipe import ModelConfig
-from gmmspeech.scoring import expand_inputs, format_rows, score_row, segment_bounds, split_segments
+from gmmspeech.app.pipeline import train_classifier
+from gmmspeech.app.recipe import ModelConfig
+from gmmspeech.app.scoring import expand_inputs, format_rows, score_row, segment_bounds, split_segments
+from gmmspeech.data.manifest import Utterance, read_manifest
+from gmmspeech.frontend.features import FeatureConfig
+from gmmspeech.model.modelio import load_model, save_model
 
 from .conftest import chirpy, invoke, write_wav
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from gmmspeech.gmm import DiagGMM
-from gmmspeech.selection import (
+from gmmspeech.core.gmm import DiagGMM
+from gmmspeech.model.selection import (
     format_selection,
     heldout_split,
     information_criteria,

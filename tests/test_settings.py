@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gmmspeech.settings import PRESETS, TASKS, ModelConfig, SettingsError, resolve
+from gmmspeech.app.settings import PRESETS, TASKS, ModelConfig, SettingsError, resolve
 
 from .conftest import invoke
 
 
 def test_no_task_keeps_the_built_in_defaults():
-    from gmmspeech.features import FeatureConfig
+    from gmmspeech.frontend.features import FeatureConfig
 
     st = resolve()
     assert st.task is None and st.features == FeatureConfig() and st.model == ModelConfig()
@@ -61,7 +61,7 @@ def test_bad_settings_name_the_key(layer, needle):
 @pytest.mark.parametrize("model_type", ["per_class", "ubm_map"])
 def test_cli_and_recipe_train_the_same_model(toy_corpus, tmp_path, model_type):
     """`train --task T --model-type X --components K --seed S` == a recipe with the same task and [model]."""
-    from gmmspeech.modelio import load_model
+    from gmmspeech.model.modelio import load_model
 
     cli_model = tmp_path / "cli.npz"
     res = invoke("train", toy_corpus["train"], "-o", cli_model, "--task", "speaker", "--model-type", model_type,
@@ -98,7 +98,7 @@ def test_inspect_shows_task_and_sources(toy_corpus, tmp_path):
 
 
 def test_config_file_is_a_layer_between_preset_and_options(tmp_path):
-    from gmmspeech.recipe import load_config_layer
+    from gmmspeech.app.recipe import load_config_layer
 
     p = tmp_path / "c.toml"
     p.write_text('task = "genre"\n[features]\nn_mfcc = 13\n[model]\ncomponents = 8\n')
@@ -112,7 +112,7 @@ def test_features_and_select_take_the_task(toy_corpus):
     """`features --task` extracts the preset's dimensions; `select --task` fits on the preset's features."""
     import json
 
-    from gmmspeech.settings import resolve
+    from gmmspeech.app.settings import resolve
 
     res = invoke("features", toy_corpus["train"], "--task", "speaker", "--no-cache", "--json", "-q", "-j", 1)
     assert res.exit_code == 0, res.output

@@ -8,17 +8,13 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 from sklearn.metrics import balanced_accuracy_score, f1_score, precision_recall_fscore_support, roc_curve
 
-from gmmspeech.evaluate import (
-    PLOT_MISSING,
+from gmmspeech.app.report import PLOT_MISSING, format_confusion, format_metrics, plot_confusion, write_report
+from gmmspeech.core.metrics import (
     classification_metrics,
     confusion_matrix,
     detection_metrics,
     detection_scores,
     equal_error_rate,
-    format_confusion,
-    format_metrics,
-    plot_confusion,
-    write_report,
 )
 
 

@@ -15,7 +15,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .features import FeatureConfig
+from ..frontend.features import FeatureConfig
+from ..infra.errors import GmmspeechError
 
 __all__ = ["ModelConfig", "MODEL_TYPES", "TASKS", "PRESETS", "TYPE_DEFAULTS", "Settings", "resolve",
            "SettingsError"]
@@ -31,7 +32,7 @@ TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(GmmspeechError, ValueError):
     """A setting has a wrong name, type or value; the message names the layer and the key."""
 
 

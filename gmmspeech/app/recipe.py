@@ -24,14 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .features import FeatureConfig
+from ..frontend.features import FeatureConfig
+from ..infra.errors import GmmspeechError
 from .settings import MODEL_TYPES, TASKS, ModelConfig, Settings, SettingsError, resolve
 
 __all__ = ["RecipeError", "ModelConfig", "MODEL_TYPES", "Recipe", "load_recipe", "load_feature_config",
            "load_config_layer", "resolve_settings"]
 
 
-class RecipeError(ValueError):
+class RecipeError(GmmspeechError, ValueError):
     """A recipe is unreadable or invalid; the message names the file and the key."""
 
 

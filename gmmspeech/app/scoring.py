@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .audio import AUDIO_EXTENSIONS, AudioError, audio_duration
-from .classifier import UNKNOWN, open_set_decision, posteriors
-from .manifest import Utterance, read_manifest
+from ..data.manifest import Utterance, read_manifest
+from ..frontend.audio import AUDIO_EXTENSIONS, AudioError, audio_duration
+from ..model.classifier import UNKNOWN, open_set_decision, posteriors
 
 __all__ = ["expand_inputs", "segment_bounds", "split_segments", "score_row", "format_rows", "POSTERIOR_NOTE"]
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write
-from .gmm import DiagGMM
+from ..core.gmm import DiagGMM
+from ..infra.atomic import atomic_write
 
 __all__ = ["n_parameters", "information_criteria", "heldout_split", "SelectionTable", "select_components",
            "select_per_class", "format_selection", "plot_selection", "PLOT_MISSING", "CRITERIA", "N_INIT"]
@@ -277,7 +277,7 @@ def plot_selection(tables: Sequence[SelectionTable], path: str | os.PathLike) ->
     ------
     ImportError : when matplotlib is not installed (message: :data:`PLOT_MISSING`).
     """
-    from .evaluate import agg_figure_class
+    from ..infra.plotting import agg_figure_class
 
     Figure = agg_figure_class(PLOT_MISSING)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .gmm import DiagGMM, SuffStats, _split, _stacked_params
+from .gmm import DiagGMM, SuffStats, split_component, stacked_params
 
 __all__ = ["train_ubm", "map_adapt", "topc_log_likelihoods", "ADAPT_CHOICES", "UBM_INITS"]
 
@@ -127,12 +127,12 @@ def _grow(weights, means, variances, k: int, perturb: float):
     mu = np.concatenate([means, np.zeros((k - K, D))])
     var = np.concatenate([variances, np.ones((k - K, D))])
     for j in range(K, k):
-        _split(w, mu, var, j, int(np.argmax(w)), perturb)
+        split_component(w, mu, var, j, int(np.argmax(w)), perturb)
     return w / w.sum(), mu, var
 
 
 # ---------------------------------------------------------------------------------------------- MAP adaptation
-def _check_adapt(adapt: str) -> str:
+def check_adapt(adapt: str) -> str:
     if not isinstance(adapt, str) or not adapt or not set(adapt) <= ADAPT_CHOICES:
         raise ValueError(f"adapt must be a non-empty combination of 'm' (means), 'w' (weights) and 'v' "
                          f"(variances), got {adapt!r}")
@@ -162,7 +162,7 @@ def map_adapt(ubm: DiagGMM, stats: SuffStats, *, relevance: float = 16.0, adapt:
     weights (K,), means (K, D), variances (K, D): float64 arrays (new copies; the UBM is not modified).
     A component with ``n_k = 0`` keeps the UBM's parameters exactly.
     """
-    adapt = _check_adapt(adapt)
+    adapt = check_adapt(adapt)
     if not (isinstance(relevance, int | float | np.floating) and np.isfinite(relevance) and relevance > 0):
         raise ValueError(f"relevance must be a positive number of frames, got {relevance!r}")
     w0 = np.asarray(ubm.weights_, dtype=np.float64)
@@ -195,8 +195,8 @@ def map_adapt(ubm: DiagGMM, stats: SuffStats, *, relevance: float = 16.0, adapt:
 
 
 # ----------------------------------------------------------------------------------------------- top-C scoring
-def _topc_tables(ubm_weights, ubm_means, ubm_variances, weights, means, variances, dtype) -> dict[str, Any]:
-    """Parameters arranged for :func:`_topc_scores`; built once per model and reused for every file.
+def topc_tables(ubm_weights, ubm_means, ubm_variances, weights, means, variances, dtype) -> dict[str, Any]:
+    """Parameters arranged for :func:`topc_scores`; built once per model and reused for every file.
 
     When every class shares the UBM's variances (no variance adaptation), a class component's log-density is
     the UBM component's plus a function *linear* in x, so only D (not 2D) numbers per (component, class) are
@@ -212,7 +212,7 @@ def _topc_tables(ubm_weights, ubm_means, ubm_variances, weights, means, variance
     if uw.shape != (K,) or umu.shape != (K, D) or uvar.shape != (K, D) or w.shape != (C, K) or var.shape != mu.shape:
         raise ValueError(f"parameter shapes disagree: UBM weights {uw.shape}, means {umu.shape}, variances "
                          f"{uvar.shape}; classes weights {w.shape}, means {mu.shape}, variances {var.shape}")
-    a_u, b_u = _stacked_params(uw, umu, uvar, np.float64)   # (K, 2D), (K,)
+    a_u, b_u = stacked_params(uw, umu, uvar, np.float64)   # (K, 2D), (K,)
     tables: dict[str, Any] = {"ubm_a": np.ascontiguousarray(a_u.T, dtype=dtype), "ubm_b": b_u.astype(dtype),
                               "K": K, "C": C, "D": D}
     if np.array_equal(var, np.broadcast_to(uvar, var.shape)):
@@ -225,7 +225,7 @@ def _topc_tables(ubm_weights, ubm_means, ubm_variances, weights, means, variance
         tables["lin"] = np.ascontiguousarray(lin.transpose(1, 0, 2), dtype=dtype)    # (K, C, D)
         tables["off"] = np.ascontiguousarray(off.T, dtype=dtype)                     # (K, C)
     else:
-        blocks = [_stacked_params(w[c], mu[c], var[c], np.float64) for c in range(C)]
+        blocks = [stacked_params(w[c], mu[c], var[c], np.float64) for c in range(C)]
         tables["shared_var"] = False
         tables["lin"] = np.ascontiguousarray(np.stack([b[0] for b in blocks], 1), dtype=dtype)   # (K, C, 2D)
         tables["off"] = np.ascontiguousarray(np.stack([b[1] for b in blocks], 1), dtype=dtype)   # (K, C)
@@ -259,7 +259,7 @@ def _top_components(lp: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, vals
 
 
-def _topc_scores(X: np.ndarray, tables: dict[str, Any], top_c: int, chunk_size: int,
+def topc_scores(X: np.ndarray, tables: dict[str, Any], top_c: int, chunk_size: int,
                  dtype) -> tuple[np.ndarray, np.ndarray]:
     """Chunked top-C scoring with prepared ``tables``; returns ubm (N,), classes (N, C), float64.
 
@@ -332,7 +332,7 @@ def topc_log_likelihoods(X: np.ndarray, ubm_weights: np.ndarray, ubm_means: np.n
     X = np.asarray(X)
     if not (isinstance(top_c, int | np.integer) and top_c >= 1):
         raise ValueError(f"top_c must be a positive integer, got {top_c!r}")
-    tables = _topc_tables(ubm_weights, ubm_means, ubm_variances, weights, means, variances, dtype)
+    tables = topc_tables(ubm_weights, ubm_means, ubm_variances, weights, means, variances, dtype)
     if X.ndim != 2 or X.shape[1] != tables["D"]:
         raise ValueError(f"expected frames of shape (N, {tables['D']}), got {X.shape}")
-    return _topc_scores(X, tables, int(top_c), max(1, int(chunk_size)), dtype)
+    return topc_scores(X, tables, int(top_c), max(1, int(chunk_size)), dtype)

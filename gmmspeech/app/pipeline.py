@@ -13,15 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .classifier import UNKNOWN, GMMClassifier, UBMClassifier, open_set_decision
-from .evaluate import classification_metrics, confusion_matrix, detection_metrics
-from .featstore import compute_features, load_or_compute
-from .features import FeatureConfig
-from .manifest import Utterance
-from .novelty import calibrate_novelty, file_novelty
-from .parallel import ClusterAccumulator, ClusterFitter, parallel_map
-from .progress import Progress
+from .. import __version__
+from ..core.metrics import classification_metrics, confusion_matrix, detection_metrics
+from ..data.featstore import compute_features, load_or_compute
+from ..data.manifest import Utterance
+from ..frontend.features import FeatureConfig
+from ..infra.parallel import parallel_map
+from ..infra.progress import Progress
+from ..model.classifier import UNKNOWN, GMMClassifier, UBMClassifier, open_set_decision
+from ..model.cluster import ClusterAccumulator, ClusterFitter
+from ..model.novelty import calibrate_novelty, file_novelty
 from .settings import ModelConfig, Settings
 
 __all__ = ["TrainResult", "EvalResult", "train_classifier", "evaluate_classifier"]

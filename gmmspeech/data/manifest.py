@@ -15,8 +15,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import atomic_write_text
-from .audio import AudioError, audio_duration
+from ..frontend.audio import AudioError, audio_duration
+from ..infra.atomic import atomic_write_text
+from ..infra.errors import GmmspeechError
 
 __all__ = ["Utterance", "ManifestError", "read_manifest", "write_manifest", "check_split", "class_counts"]
 
@@ -60,7 +61,7 @@ class Utterance:
         return f"{self.path}[{self.start or 0:.2f}-{'' if self.end is None else f'{self.end:.2f}'}]"
 
 
-class ManifestError(ValueError):
+class ManifestError(GmmspeechError, ValueError):
     """A manifest has problems; ``problems`` lists ``(line, message)`` pairs."""
 
     def __init__(self, path: str | os.PathLike, problems: list[tuple[int, str]]):

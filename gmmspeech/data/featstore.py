@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
-from .audio import AudioError, load_audio
-from .features import FEATURES_VERSION, FeatureConfig, extract
+from ..frontend.audio import AudioError, load_audio
+from ..frontend.features import FEATURES_VERSION, FeatureConfig, extract
+from ..infra.atomic import atomic_write
+from ..infra.parallel import ClusterError, parallel_map
+from ..infra.progress import Progress
 from .manifest import Utterance
-from .parallel import ClusterError, parallel_map
-from .progress import Progress
 
 __all__ = ["FeatureSet", "FeatureCache", "default_cache_dir", "file_digest", "features_for", "compute_features",
            "load_or_compute"]

@@ -1,8 +1,4 @@
-"""Evaluation: metrics, the confusion matrix, detection error rates, and report files.
-
-The metric functions are pure (label lists or score arrays in, numbers out); :func:`write_report` writes the
-files atomically, and :func:`plot_confusion` draws the heat map with matplotlib (the ``plot`` extra), imported
-only when needed.
+"""Classification and detection metrics: pure functions of label lists and score arrays.
 
 Equal error rate (detection-style use, "is this file language X?"): every (file, class) pair is a trial --
 a *target* trial when the file's true label is that class, a *non-target* trial otherwise (files whose label the
@@ -16,24 +12,13 @@ that class's trials.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write, atomic_write_text
-
-__all__ = ["confusion_matrix", "classification_metrics", "format_confusion", "format_metrics", "write_report",
-           "equal_error_rate", "detection_scores", "detection_metrics", "plot_confusion", "PLOT_MISSING"]
-
-#: One-line note printed when matplotlib (the ``plot`` extra) is not installed.
-PLOT_MISSING = ("confusion.png not written: matplotlib is not installed "
-                "(pip install 'gmmspeech[plot]' to get the heat map)")
+__all__ = ["confusion_matrix", "classification_metrics", "equal_error_rate", "detection_scores",
+           "detection_metrics"]
 
 
 def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> np.ndarray:
@@ -159,128 +144,3 @@ def detection_metrics(scores: np.ndarray, y_true: Sequence[str], classes: Sequen
     return {"eer": eer, "eer_threshold": thr, "eer_per_class": per,
             "eer_score": "one-vs-rest detection log-likelihood ratio s_c - log(mean_{j!=c} exp(s_j)) of the "
                          "per-class mean log-likelihoods per frame; target and non-target trials pooled over classes"}
-
-
-def agg_figure_class(missing: str):
-    """matplotlib's ``Figure`` class on the file-only Agg backend; ``ImportError(missing)`` without matplotlib."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError(missing) from None
-    matplotlib.use("Agg", force=True)
-    from matplotlib.figure import Figure
-
-    return Figure
-
-
-def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLike, *, title: str | None = None) -> None:
-    """Draw the confusion matrix as a labelled heat map PNG (atomically written).
-
-    Cells are coloured by the row-normalised rate and show the count and the row percentage.
-
-    Parameters
-    ----------
-    cm : (C, C) counts, rows true classes, columns predictions.
-    labels : the C class labels.
-    path : PNG file to write.
-
-    Raises
-    ------
-    ImportError : when matplotlib is not installed (message: :data:`PLOT_MISSING`).
-    """
-    Figure = agg_figure_class(PLOT_MISSING)
-
-    cm = np.asarray(cm)
-    labels = [str(lab) for lab in labels]
-    n = len(labels)
-    rows = cm.sum(axis=1, keepdims=True)
-    rate = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
-    side = max(4.0, 0.75 * n + 2.0)
-    fig = Figure(figsize=(side + 1.2, side), dpi=110, layout="constrained")
-    ax = fig.add_subplot()
-    im = ax.imshow(rate, cmap="Blues", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(n), labels, rotation=45 if max(map(len, labels), default=0) > 3 else 0, ha="right"
-                  if max(map(len, labels), default=0) > 3 else "center")
-    ax.set_yticks(range(n), labels)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title or f"confusion matrix ({int(cm.sum())} items; colour = row %)")
-    size = 9 if n <= 8 else 7 if n <= 14 else 5
-    for i in range(n):
-        for j in range(n):
-            colour = "white" if rate[i, j] > 0.6 else "black"
-            if cm[i, j] == 0:  # empty cells stay quiet so the errors stand out
-                ax.text(j, i, "0", ha="center", va="center", fontsize=size, color="0.6")
-                continue
-            text = f"{int(cm[i, j])}\n{100 * rate[i, j]:.0f}%"
-            ax.text(j, i, text, ha="center", va="center", fontsize=size, color=colour)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-
-
-def format_confusion(cm: np.ndarray, labels: Sequence[str]) -> str:
-    """The confusion matrix as an aligned text table: rows are true classes, columns predictions."""
-    labels = [str(lab) for lab in labels]
-    corner = "true \\ pred"
-    w0 = max(len(corner), *(len(lab) for lab in labels))
-    wc = max(4, *(len(lab) for lab in labels), len(str(int(cm.max()) if cm.size else 0)))
-    lines = [f"{corner:<{w0}} " + " ".join(f"{lab:>{wc}}" for lab in labels)]
-    for i, lab in enumerate(labels):
-        lines.append(f"{lab:<{w0}} " + " ".join(f"{int(v):>{wc}}" for v in cm[i]))
-    return "\n".join(lines)
-
-
-def format_metrics(metrics: dict[str, Any]) -> str:
-    """A short human-readable summary: headline figures and a per-class table."""
-    lines = [f"accuracy {metrics['accuracy']:.2%}   balanced accuracy {metrics['balanced_accuracy']:.2%}   "
-             f"macro-F1 {metrics['macro_f1']:.3f}   ({metrics['n_items']} items)"]
-    if metrics.get("eer") is not None:
-        lines.append(f"equal error rate {metrics['eer']:.2%} (one-vs-rest detection, pooled over classes)")
-    w = max(5, *(len(str(lab)) for lab in metrics["per_class"]))
-    per_eer = metrics.get("eer_per_class") or {}
-    lines.append(f"{'class':<{w}}  precision  recall     f1  support" + ("     EER" if per_eer else ""))
-    for lab, m in metrics["per_class"].items():
-        e = per_eer.get(lab)
-        tail = ("" if not per_eer else f"  {'-':>6}" if e is None else f"  {e:>6.1%}")
-        lines.append(f"{lab:<{w}}  {m['precision']:>9.3f}  {m['recall']:>6.3f}  {m['f1']:>5.3f}  {m['support']:>7d}"
-                     + tail)
-    return "\n".join(lines)
-
-
-def write_report(report_dir: str | os.PathLike, predictions: list[dict[str, Any]], metrics: dict[str, Any],
-                 cm: np.ndarray, labels: Sequence[str], *, plot: bool = True) -> list[Path]:
-    """Write ``predictions.csv``, ``metrics.json``, ``confusion.csv`` and ``confusion.png`` into ``report_dir``.
-
-    Every file is written atomically. ``predictions`` rows are dicts with the same keys (e.g. file, truth,
-    predicted, score_<class>...). ``confusion.png`` needs matplotlib; without it (or with ``plot=False``) it is
-    skipped and the other three files are still written. Returns the paths written.
-    """
-    d = Path(report_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    written = []
-
-    buf = io.StringIO()
-    if predictions:
-        w = csv.DictWriter(buf, fieldnames=list(predictions[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(predictions)
-    atomic_write_text(d / "predictions.csv", buf.getvalue())
-    written.append(d / "predictions.csv")
-
-    atomic_write_text(d / "metrics.json", json.dumps(metrics, indent=2, sort_keys=False) + "\n")
-    written.append(d / "metrics.json")
-
-    buf = io.StringIO()
-    w2 = csv.writer(buf, lineterminator="\n")
-    w2.writerow(["true\\pred", *labels])
-    for i, lab in enumerate(labels):
-        w2.writerow([lab, *(int(v) for v in cm[i])])
-    atomic_write_text(d / "confusion.csv", buf.getvalue())
-    written.append(d / "confusion.csv")
-    if plot:
-        try:
-            plot_confusion(cm, labels, d / "confusion.png")
-            written.append(d / "confusion.png")
-        except ImportError:
-            pass
-    return written

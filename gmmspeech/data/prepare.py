@@ -30,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_text
-from .audio import AUDIO_EXTENSIONS
+from ..frontend.audio import AUDIO_EXTENSIONS
+from ..infra.atomic import atomic_write_text
+from ..infra.errors import GmmspeechError
 from .manifest import Utterance, check_split, class_counts, write_manifest
 
 __all__ = ["LAYOUTS", "LayoutError", "Prepared", "prepare", "write_prepared", "stratified_split",
@@ -42,7 +43,7 @@ SPLITS = ("train", "dev", "test")
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 
 
-class LayoutError(ValueError):
+class LayoutError(GmmspeechError, ValueError):
     """The folder does not hold the expected corpus layout; the message names the folder and what was expected."""
 
     def __init__(self, root: str | Path, layout: str, reason: str):
