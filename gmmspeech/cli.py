@@ -1,9 +1,14 @@
-"""The ``gmmspeech`` command line: parses, calls the library, prints. Exit codes: 0 ok, 1 bad input, 2 usage."""
+"""The ``gmmspeech`` command line: parses, calls one library function (:mod:`gmmspeech.app`), prints.
+
+Exit codes: 0 ok, 1 bad input (an ``error:`` line naming the file, line or key), 2 usage, 3 internal error (a bug:
+the message asks for a report; ``--debug`` shows the traceback).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,12 +16,9 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .app.recipe import RecipeError, resolve_settings
-from .app.settings import TASKS, SettingsError
-from .data.manifest import ManifestError, check_split, read_manifest
-from .frontend.audio import AudioError
-from .infra.parallel import ClusterError
-from .model.modelio import ModelFileError
+from .app.recipe import resolve_settings
+from .app.settings import TASKS
+from .infra.errors import GmmspeechError, UsageError
 
 app = typer.Typer(
     help="Train and evaluate GMM classifiers of languages, genres or speakers from audio.",
@@ -36,9 +38,9 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 
 def _feature_cache(cache: Path | None, no_cache: bool):
     """The FeatureCache the options ask for, or None when caching is off."""
-    from .data.featstore import FeatureCache
+    from .app.pipeline import open_cache
 
-    return None if no_cache else FeatureCache(cache)
+    return open_cache(cache, enabled=not no_cache)
 
 
 class ModelType(StrEnum):
@@ -66,24 +68,46 @@ class Fmt(StrEnum):
     json = "json"
 
 
+_DEBUG = {"on": bool(os.environ.get("GMMSPEECH_DEBUG"))}
+#: Exit status of an internal error (a bug in gmmspeech rather than bad input).
+EXIT_INTERNAL = 3
+
+
 def _err(msg: str) -> None:
     typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
 
 
+def _warn(msg: str) -> None:
+    typer.secho(f"warning: {msg}", fg=typer.colors.YELLOW, err=True)
+
+
 @contextlib.contextmanager
 def _user_errors():
-    """Turn bad-input exceptions into a one-line (or listed) message and exit code 1."""
+    """Bad input (a :class:`GmmspeechError`, or an ``OSError`` on a path the user gave) becomes one ``error:``
+    message and exit status 1 (2 for a :class:`UsageError`); anything else is reported as an internal error."""
     try:
         yield
-    except (AudioError, ManifestError, RecipeError, SettingsError, ModelFileError, ValueError, FileNotFoundError,
-            ClusterError) as exc:
+    except (typer.Exit, typer.Abort, typer.BadParameter, KeyboardInterrupt):
+        raise
+    except GmmspeechError as exc:
         _err(str(exc))
+        raise typer.Exit(2 if isinstance(exc, UsageError) else 1) from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{where}{exc.strerror or exc}")
         raise typer.Exit(1) from None
+    except Exception as exc:
+        if _DEBUG["on"]:
+            raise
+        _err(f"internal error -- please report it with the command you ran ({type(exc).__name__}: {exc}); "
+             "run with --debug (or GMMSPEECH_DEBUG=1) for the traceback")
+        raise typer.Exit(EXIT_INTERNAL) from None
 
 
-def _report_skipped(errors, what: str) -> None:
+def _report_skipped(errors, what: str, *, fatal: bool = False) -> None:
+    """List files that failed: an ``error:`` when the command will exit non-zero, else a ``warning:``."""
     if errors:
-        _err(f"{len(errors)} file(s) skipped during {what}:")
+        (_err if fatal else _warn)(f"{len(errors)} file(s) skipped during {what}:")
         for u, msg in errors:
             typer.echo(f"  {u.name}{f' (manifest line {u.line})' if u.line else ''}: {msg}", err=True)
 
@@ -96,7 +120,7 @@ def _print_evaluation(res) -> None:
     typer.echo("confusion matrix (rows: true class, columns: predicted)")
     typer.echo(format_confusion(res.confusion, res.labels))
     if res.unknown_labels:
-        _err(f"test labels unknown to the model (always counted wrong): {', '.join(res.unknown_labels)}")
+        _warn(f"test labels unknown to the model (always counted wrong): {', '.join(res.unknown_labels)}")
 
 
 @app.command()
@@ -109,42 +133,24 @@ def run(
     scheduler: SchedulerOpt = None,
 ):
     """Run a recipe end to end: features, training, model file, evaluation report."""
-    import time
+    from .app.pipeline import run_recipe
 
-    from .app.pipeline import evaluate_classifier, train_classifier
-    from .app.recipe import load_recipe
-    from .app.report import write_report
-    from .model.modelio import save_model
-
-    t0 = time.perf_counter()
     with _user_errors():
-        r = load_recipe(recipe)
-        n_jobs = jobs if jobs is not None else r.jobs
-        scheduler = scheduler or r.scheduler
-        train_utts = read_manifest(r.train)
-        test_utts = read_manifest(r.test) if r.test else None
-        split_problems = check_split(train_utts, test_utts, min_files=r.min_files,
-                                     names=(r.train.name, r.test.name if r.test else "test"))
-        if split_problems:
-            raise ManifestError(f"{r.train} / {r.test}", [(0, m) for m in split_problems])
-        fcache = _feature_cache(cache, no_cache)
-        res = train_classifier(train_utts, r.features, r.model, n_jobs=n_jobs, quiet=quiet, recipe=r.name,
-                               cache=fcache, scheduler=scheduler, settings=r.settings)
-        _report_skipped(res.errors, "training")
-        model_path = r.model_path or Path("models") / f"{r.name}.npz"
-        save_model(res.classifier, model_path, res.meta)
-        typer.echo(f"model saved to {model_path}", err=True)
-        if test_utts is None:
+        out = run_recipe(recipe, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
+                         scheduler=scheduler)
+        _report_skipped(out.training.errors, "training")
+        typer.echo(f"model saved to {out.model_path}", err=True)
+        ev = out.evaluation
+        if ev is None:
             return
-        ev = evaluate_classifier(res.classifier, r.features, test_utts, n_jobs=n_jobs, quiet=quiet, cache=fcache,
-                                 scheduler=scheduler)
         _report_skipped(ev.errors, "evaluation")
-        report_dir = r.report_dir or Path("reports") / r.name
-        write_report(report_dir, ev.predictions, ev.metrics, ev.confusion, ev.labels)
-        typer.echo(f"recipe {r.name}: {len(train_utts)} training files, {len(test_utts)} test files, "
-                   f"{time.perf_counter() - t0:.1f} s")
+        typer.echo(f"recipe {out.recipe.name}: {out.n_train} training files, {out.n_test} test files, "
+                   f"{out.seconds:.1f} s")
         _print_evaluation(ev)
-        typer.echo(f"report written to {report_dir}", err=True)
+        if out.report_error:
+            _err(out.report_error)
+            raise typer.Exit(1)
+        typer.echo(f"report written to {out.report_dir}", err=True)
 
 
 @app.command()
@@ -183,32 +189,17 @@ def train(
 
     Settings: built-in defaults, then the --task preset, then --config, then the options given here.
     """
-    from .app.pipeline import train_classifier
-    from .model.modelio import save_model
+    from .app.pipeline import train_model
 
     with _user_errors():
         st = _settings(task, config, {
             "components": components, "iterations": iterations, "tolerance": tol, "init": init,
             "var_floor": var_floor, "seed": seed, "type": None if model_type is None else model_type.value,
             "relevance": relevance, "top_c": top_c, "adapt": adapt})
-        utts = read_manifest(manifest)
-        res = train_classifier(utts, st.features, st.model, n_jobs=jobs, quiet=quiet,
-                               cache=_feature_cache(cache, no_cache), scheduler=scheduler, settings=st)
+        res = train_model(manifest, output, st, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
+                          scheduler=scheduler)
         _report_skipped(res.errors, "training")
-        save_model(res.classifier, output, res.meta)
         typer.echo(f"model saved to {output} ({len(res.classifier.classes_)} classes)")
-
-
-def _model_features(meta: dict, model: Path):
-    """The FeatureConfig stored in a model's metadata; a clear error naming the file if it is missing."""
-    from .frontend.features import FeatureConfig
-
-    if not isinstance(meta.get("features"), dict):
-        raise ValueError(f"{model}: the model file holds no feature configuration ('features' in its metadata)")
-    try:
-        return FeatureConfig.from_dict(meta["features"])
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{model}: invalid feature configuration in the model ({exc})") from None
 
 
 @app.command()
@@ -236,30 +227,14 @@ def score(
 
     Posteriors are the softmax of the per-class mean log-likelihoods per frame (flat prior).
     """
-    from .app.scoring import expand_inputs, format_rows, score_row, split_segments
-    from .data.featstore import compute_features
-    from .model.modelio import load_model
-    from .model.novelty import file_novelty, read_novelty
+    from .app.scoring import score_files
 
     with _user_errors():
-        clf, meta = load_model(model)
-        cfg = _model_features(meta, model)
-        thresholds = clf.open_set_thresholds(reject_below) if (open_set or reject_below is not None) else None
-        novelty_cal = read_novelty(meta, str(model)) if novelty else None
-        utts = expand_inputs(paths)
-        if not utts:
-            raise ValueError("no audio files found in the given paths")
-        if segment is not None:
-            utts = split_segments(utts, segment)
-        fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="scoring",
-                              cache=_feature_cache(cache, no_cache))
-    rows = [score_row(u, clf.score(x), clf.classes_, len(x), top=top, thresholds=thresholds,
-                      novelty=None if novelty_cal is None else file_novelty(clf, x, novelty_cal)) for u, x in fs.ok()]
-    extra = {"model": str(model), "open_set_thresholds": None if thresholds is None else
-             {c: float(t) for c, t in zip(clf.classes_, thresholds, strict=True)}, "novelty": novelty_cal}
-    typer.echo(format_rows(rows, clf.classes_, fmt.value, failed=[(u.name, m) for u, m in fs.errors], extra=extra))
-    _report_skipped(fs.errors, "scoring")
-    if fs.errors:
+        res = score_files(model, paths, top=top, segment=segment, open_set=open_set, reject_below=reject_below,
+                          novelty=novelty, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache))
+        typer.echo(res.format(fmt.value))
+        _report_skipped(res.errors, "scoring", fatal=True)
+    if res.errors:
         raise typer.Exit(1)
 
 
@@ -284,24 +259,19 @@ def evaluate(
                                           "adds outlier-fraction and novel columns.")] = False,
 ):
     """Score a labelled test set: accuracy, per-class metrics, equal error rate and the confusion matrix."""
-    from .app.pipeline import evaluate_classifier
-    from .app.report import PLOT_MISSING, write_report
-    from .model.modelio import load_model
-    from .model.novelty import read_novelty
+    from .app.pipeline import evaluate_model
+    from .app.report import PLOT_MISSING
 
     with _user_errors():
-        clf, meta = load_model(model)
-        utts = read_manifest(manifest)
-        ev = evaluate_classifier(clf, _model_features(meta, model), utts, n_jobs=jobs, quiet=quiet,
-                                 cache=_feature_cache(cache, no_cache), open_set=open_set, reject_below=reject_below,
-                                 scheduler=scheduler, novelty=read_novelty(meta, str(model)) if novelty else None)
+        ev = evaluate_model(model, manifest, report=report, open_set=open_set, reject_below=reject_below,
+                            novelty=novelty, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
+                            scheduler=scheduler)
         _report_skipped(ev.errors, "evaluation")
         _print_evaluation(ev)
         if report is not None:
-            written = write_report(report, ev.predictions, ev.metrics, ev.confusion, ev.labels)
-            if not any(p.name == "confusion.png" for p in written):
+            if not any(p.name == "confusion.png" for p in ev.written):
                 typer.echo(f"note: {PLOT_MISSING}", err=True)
-            typer.echo(f"report written to {report}: {', '.join(p.name for p in written)}", err=True)
+            typer.echo(f"report written to {report}: {', '.join(p.name for p in ev.written)}", err=True)
 
 
 @app.command()
@@ -310,58 +280,10 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
 ):
     """Show a model's classes, components, feature configuration and training summary."""
-    from .model.modelio import load_model
+    from .app.inspection import inspect_model
 
     with _user_errors():
-        clf, meta = load_model(model)
-    if as_json:
-        typer.echo(json.dumps(meta, indent=2, sort_keys=True))
-        return
-    k, d = next(iter(clf.models_.values())).means_.shape
-    typer.echo(f"model        {model}")
-    typer.echo(f"format       v{meta.get('format_version')} (written by gmmspeech {meta.get('package_version')})")
-    typer.echo(f"classes      {len(clf.classes_)}: {', '.join(clf.classes_)}")
-    typer.echo(f"components   {k} per class, diagonal covariances, {d} feature dims")
-    ubm = getattr(clf, "ubm_", None)
-    if ubm is not None:
-        typer.echo(f"model type   ubm_map: classes MAP-adapted from a {k}-component UBM (relevance {clf.relevance:g}, "
-                   f"adapted '{clf.adapt}'); scores: log-likelihood ratio per frame vs the UBM, top-{clf.top_c} "
-                   "components per frame")
-    else:
-        typer.echo("model type   per_class: one GMM per class trained by EM; scores: log-likelihood per frame")
-    sources = meta.get("settings_sources") or {}
-    typer.echo(f"task         {meta.get('task') or 'none (built-in defaults)'}")
-    typer.echo("settings     value (where it came from: default, preset:TASK, recipe, config:FILE, option)")
-    tr = meta.get("training", {})
-    for section, values in (("features", meta.get("features", {})), ("model", tr.get("model", {}))):
-        for key, val in values.items():
-            typer.echo(f"  {section + '.' + key:<28} {val!s:<16} {sources.get(f'{section}.{key}', 'default')}")
-    if tr:
-        typer.echo(f"training     recipe={tr.get('recipe')} seed={tr.get('seed')}")
-        if ubm is not None:
-            u = tr.get("ubm", {})
-            typer.echo(f"  UBM          init={u.get('init')} iterations={u.get('iterations')} "
-                       f"loglik/frame={u.get('final_log_likelihood', float('nan')):.3f} "
-                       f"mix-up rounds={len(u.get('rounds', []))}")
-            for lab in clf.classes_:
-                typer.echo(f"  {lab:<12} files={tr.get('files_per_class', {}).get(lab)} "
-                           f"frames={tr.get('frames_per_class', {}).get(lab)} "
-                           f"train LLR/frame={tr.get('train_llr', {}).get(lab, float('nan')):.3f}")
-        for lab in clf.classes_ if ubm is None else ():
-            typer.echo(f"  {lab:<12} files={tr.get('files_per_class', {}).get(lab)} "
-                       f"frames={tr.get('frames_per_class', {}).get(lab)} "
-                       f"iterations={tr.get('iterations', {}).get(lab)} "
-                       f"loglik/frame={tr.get('final_log_likelihood', {}).get(lab, float('nan')):.3f} "
-                       f"converged={tr.get('converged', {}).get(lab)}")
-    thr = getattr(clf, "reject_thresholds_", None)
-    if thr is not None:
-        cal = getattr(clf, "calibration_", None) or {}
-        unit = "log-lik" if ubm is None else "LLR"
-        typer.echo(f"open set     per-class thresholds (mean {unit}/frame; quantile {cal.get('quantile')} of "
-                   f"{cal.get('segment_frames')}-frame training segments): "
-                   + ", ".join(f"{c}={t:.3f}" for c, t in zip(clf.classes_, thr, strict=True)))
-    else:
-        typer.echo("open set     no calibrated thresholds (use score --reject-below T)")
+        typer.echo(inspect_model(model, as_json=as_json))
 
 
 class Layout(StrEnum):
@@ -398,15 +320,14 @@ def prepare(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ):
     """Build train/test (and dev) manifests from a corpus in its published layout."""
-    from .data.prepare import prepare as build
-    from .data.prepare import write_prepared
+    from .app.corpora import prepare_corpus
 
     with _user_errors():
-        prep = build(layout.value, root, probe=not no_probe, test_fraction=test_fraction, dev_fraction=dev_fraction,
-                     seed=seed, max_per_class=max_per_class, speaker_regex=speaker_regex, speakers=speakers,
-                     languages=languages.split(",") if languages else None, split=split, split_lists=split_lists,
-                     split_file=split_file)
-        written = write_prepared(prep, output, min_files=min_files)
+        prep, written = prepare_corpus(
+            layout.value, root, output, min_files=min_files, probe=not no_probe, test_fraction=test_fraction,
+            dev_fraction=dev_fraction, seed=seed, max_per_class=max_per_class, speaker_regex=speaker_regex,
+            speakers=speakers, languages=languages.split(",") if languages else None, split=split,
+            split_lists=split_lists, split_file=split_file)
     typer.echo(json.dumps(prep.summary(), indent=2) if as_json else prep.format_summary())
     typer.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
 
@@ -424,34 +345,19 @@ def features_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ):
     """Extract the features of every file of a manifest into the feature cache; list the files that fail."""
-    import time
+    from .app.explore import extract_manifest
 
-    from .data.featstore import compute_features
-
-    t0 = time.perf_counter()
     with _user_errors():
-        cfg = _settings(task, config).features
-        utts = read_manifest(manifest)
-        fcache = _feature_cache(cache, no_cache)
-        if scheduler and fcache is None:
-            raise ValueError("--scheduler needs the feature cache (shared by the client and the workers): "
-                             "do not combine it with --no-cache")
-        fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="features", cache=fcache,
-                              scheduler=scheduler)
-    ok = fs.ok()
-    summary = {"files": len(utts), "ok": len(ok), "failed": len(fs.errors), "from_cache": fs.cached,
-               "frames": int(sum(len(x) for _, x in ok)), "dims": cfg.n_dims,
-               "cache": None if fcache is None else str(fcache.root),
-               "seconds": round(time.perf_counter() - t0, 3),
-               "errors": [{"file": u.name, "line": u.line, "reason": m} for u, m in fs.errors]}
+        summary, errors = extract_manifest(manifest, _settings(task, config), n_jobs=jobs, quiet=quiet,
+                                           cache=_feature_cache(cache, no_cache), scheduler=scheduler)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
         typer.echo(f"{summary['ok']}/{summary['files']} files ({summary['from_cache']} from cache): "
                    f"{summary['frames']} frames x {summary['dims']} dims in {summary['seconds']:.2f} s; "
                    f"cache: {summary['cache'] or 'off'}")
-    _report_skipped(fs.errors, "feature extraction")
-    if fs.errors:
+    _report_skipped(errors, "feature extraction", fatal=True)
+    if errors:
         raise typer.Exit(1)
 
 
@@ -491,10 +397,7 @@ def select_cmd(
     no_cache: NoCacheOpt = False,
 ):
     """Fit a GMM for every candidate K (per class or pooled): log-likelihood, BIC, AIC; * marks the best K."""
-    from collections import defaultdict
-
-    from .data.featstore import compute_features
-    from .model.selection import format_selection, plot_selection, select_per_class
+    from .app.explore import select_for_manifest
 
     ks = _parse_components(components)
 
@@ -504,39 +407,17 @@ def select_cmd(
                        f"  {row['iterations']:>3} iterations  {row['seconds']:.1f} s", err=True)
 
     with _user_errors():
-        st = _settings(task, config, {"iterations": iterations, "seed": seed})
-        cfg, mc = st.features, st.model
-        utts = read_manifest(manifest)
-        fs = compute_features(utts, cfg, n_jobs=jobs, progress=not quiet, desc="features",
-                              cache=_feature_cache(cache, no_cache))
-        _report_skipped(fs.errors, "feature extraction")
-        by_class: dict[str, list] = defaultdict(list)
-        for u, x in fs.ok():
-            by_class[u.label].append(x)
-        lost = sorted({u.label for u in utts} - set(by_class))
-        if lost:
-            raise ValueError(f"no usable file for class(es): {', '.join(lost)}")
-        tables = select_per_class(by_class, ks, pooled=pooled, heldout=heldout, seed=mc.seed, max_iter=mc.iterations,
-                                  tol=mc.tolerance, var_floor=mc.var_floor,
-                                  init=mc.init if mc.type == "per_class" else "kmeans++",
-                                  n_init=n_init, n_jobs=jobs, progress=progress)
-    if as_json:
-        typer.echo(json.dumps({"manifest": str(manifest), "components": sorted(ks), "pooled": pooled,
-                               "heldout": heldout, "seed": mc.seed, "n_init": n_init, "task": st.task,
-                               "features": cfg.to_dict(),
-                               "criteria": "bic = -2 logL + p ln N, aic = -2 logL + 2p (lower is better), "
-                                           "p = K-1+2KD; heldout = mean log-lik per frame of held-out files "
-                                           "(higher is better)",
-                               "tables": [t.to_dict() for t in tables]}, indent=2))
-    else:
-        typer.echo(format_selection(tables))
-    if plot is not None:
-        try:
-            plot_selection(tables, plot)
-        except ImportError as exc:
-            _err(str(exc))
-            raise typer.Exit(1) from None
-        typer.echo(f"plot written to {plot}", err=True)
+        res = select_for_manifest(manifest, _settings(task, config, {"iterations": iterations, "seed": seed}), ks,
+                                  pooled=pooled, heldout=heldout, n_init=n_init, n_jobs=jobs, quiet=quiet,
+                                  cache=_feature_cache(cache, no_cache), progress=progress)
+        _report_skipped(res.errors, "feature extraction")
+        if as_json:
+            typer.echo(json.dumps(res.to_dict(str(manifest), ks, pooled, heldout, n_init), indent=2))
+        else:
+            typer.echo(res.format())
+        if plot is not None:
+            res.plot(plot)
+            typer.echo(f"plot written to {plot}", err=True)
 
 
 def _version_callback(value: bool):
@@ -547,8 +428,11 @@ def _version_callback(value: bool):
 
 @app.callback()
 def _main(version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
-                                                help="Show the version and exit.")] = False):
+                                                help="Show the version and exit.")] = False,
+          debug: Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an internal error "
+                                                              "(also: GMMSPEECH_DEBUG=1).")] = False):
     """gmmspeech: language, genre and speaker identification with MFCCs and diagonal GMMs."""
+    _DEBUG["on"] = debug or bool(os.environ.get("GMMSPEECH_DEBUG"))
 
 
 def main() -> None:

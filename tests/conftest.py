@@ -79,3 +79,11 @@ def invoke(*args):
     from gmmspeech.cli import app
 
     return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def toy_features(clf):
+    """A FeatureConfig whose dimension matches a toy classifier's (MFCCs only), for saving it as a model file."""
+    from gmmspeech.frontend.features import FeatureConfig
+
+    d = next(iter(clf.models_.values())).means_.shape[1]
+    return FeatureConfig(n_mfcc=d, deltas=0)

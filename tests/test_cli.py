@@ -10,7 +10,6 @@ import pytest
 
 from gmmspeech.data.featstore import features_for
 from gmmspeech.data.manifest import read_manifest
-from gmmspeech.frontend.features import FeatureConfig
 from gmmspeech.model.modelio import load_model
 
 from .conftest import invoke
@@ -82,8 +81,8 @@ def test_demo_recipe_end_to_end(tmp_path, name, task, min_accuracy):
     clf, meta = load_model(tmp_path / "model.npz")
     from gmmspeech.app.settings import resolve
 
-    assert meta["task"] == task and FeatureConfig.from_dict(meta["features"]) == resolve(task).features
-    cfg = FeatureConfig.from_dict(meta["features"])
+    assert meta.task == task and meta.features == resolve(task).features
+    cfg = meta.features
     rows = {row["file"]: row for row in
             __import__("csv").DictReader(open(tmp_path / "report" / "predictions.csv"))}
     for utt in read_manifest(REPO / doc["data"]["test"].replace("../", "", 1))[:6]:

@@ -161,9 +161,9 @@ def test_training_and_evaluation_on_the_cluster_match_local(scheduler, toy_corpu
     if model_type == "ubm_map":
         _models_agree(GMMClassifierLike(local.classifier.ubm_), GMMClassifierLike(remote.classifier.ubm_))
     ev_local = evaluate_classifier(local.classifier, cfg, test, n_jobs=1, quiet=True,
-                                   cache=FeatureCache(tmp_path / "a"), novelty=local.meta["novelty"])
+                                   cache=FeatureCache(tmp_path / "a"), novelty=local.meta.novelty)
     ev_remote = evaluate_classifier(local.classifier, cfg, test, quiet=True, cache=FeatureCache(tmp_path / "c"),
-                                    scheduler=scheduler, novelty=local.meta["novelty"])
+                                    scheduler=scheduler, novelty=local.meta.novelty)
     assert ev_local.predictions == ev_remote.predictions
     assert ev_local.metrics["accuracy"] == ev_remote.metrics["accuracy"] > 0.8
 

@@ -15,6 +15,8 @@ from gmmspeech.core.map import map_adapt, topc_log_likelihoods, train_ubm
 from gmmspeech.model.classifier import GMMClassifier, UBMClassifier
 from gmmspeech.model.modelio import ModelFileError, load_model, save_model
 
+from .conftest import toy_features
+
 
 def mixture(n, *, d=3, k=4, seed=0, spread=4.0):
     """Frames of a well-separated k-component diagonal GMM, float64 (n, d)."""
@@ -329,10 +331,10 @@ def test_ubm_classifier_rejects_bad_frames(fitted):
 # ---------------------------------------------------------------------------------------------- model files
 def test_model_file_round_trip_keeps_the_ubm_scores_and_thresholds(tmp_path, fitted):
     p = tmp_path / "ubm.npz"
-    save_model(fitted, p, {"features": {}})
+    save_model(fitted, p, features=toy_features(fitted))
     clf, meta = load_model(p)
     assert isinstance(clf, UBMClassifier) and clf.classes_ == fitted.classes_
-    assert meta["model_type"] == "ubm_map" and meta["map"] == {"relevance": 16.0, "top_c": 5, "adapt": "m"}
+    assert meta.model_type == "ubm_map" and (meta.map.relevance, meta.map.top_c, meta.map.adapt) == (16.0, 5, "m")
     X = three_classes(n=50, seed=6)["b"]
     np.testing.assert_array_equal(clf.score(X), fitted.score(X))
     np.testing.assert_array_equal(clf.score(X, full=True), fitted.score(X, full=True))
@@ -340,9 +342,9 @@ def test_model_file_round_trip_keeps_the_ubm_scores_and_thresholds(tmp_path, fit
     np.testing.assert_array_equal(clf.ubm_.means_, fitted.ubm_.means_)
     # a per-class model records its type too, and still loads as before
     pc = GMMClassifier(n_components=2).fit(three_classes(100))
-    save_model(pc, tmp_path / "pc.npz", {"features": {}})
+    save_model(pc, tmp_path / "pc.npz", features=toy_features(pc))
     clf2, meta2 = load_model(tmp_path / "pc.npz")
-    assert meta2["model_type"] == "per_class" and type(clf2) is GMMClassifier
+    assert meta2.model_type == "per_class" and type(clf2) is GMMClassifier
 
 
 def _rewrite(tmp_path, src, drop=(), meta=None, **arrays):
@@ -378,7 +380,7 @@ def _rewrite(tmp_path, src, drop=(), meta=None, **arrays):
 ])
 def test_invalid_ubm_model_files_are_refused(tmp_path, fitted, change, message):
     p = tmp_path / "ubm.npz"
-    save_model(fitted, p, {"features": {}})
+    save_model(fitted, p, features=toy_features(fitted))
     with pytest.raises(ModelFileError, match=message) as ei:
         load_model(_rewrite(tmp_path, p, **change))
     assert "bad.npz" in str(ei.value)
@@ -386,7 +388,7 @@ def test_invalid_ubm_model_files_are_refused(tmp_path, fitted, change, message):
 
 def test_a_model_without_model_type_is_per_class(tmp_path, fitted):
     p = tmp_path / "ubm.npz"
-    save_model(fitted, p, {"features": {}})
+    save_model(fitted, p, features=toy_features(fitted))
     bad = _rewrite(tmp_path, p, meta={"model_type": None})
     with pytest.raises(ModelFileError, match="must not hold UBM arrays"):
         load_model(bad)
@@ -428,7 +430,7 @@ def test_cli_trains_evaluates_and_inspects_a_ubm_model(toy_corpus, tmp_path):
     assert r.exit_code == 0, r.output
     clf, meta = load_model(model)
     assert isinstance(clf, UBMClassifier) and clf.top_c == 3 and clf.relevance == 8.0 and clf.adapt == "mw"
-    assert meta["training"]["model"]["type"] == "ubm_map" and meta["training"]["ubm"]["iterations"] <= 8
+    assert meta.training.model["type"] == "ubm_map" and meta.training.ubm["iterations"] <= 8
     r = runner.invoke(app, ["evaluate", str(model), str(toy_corpus["test"]), "--report", str(tmp_path / "rep"),
                             "--jobs", "1", "-q"], catch_exceptions=False)
     assert r.exit_code == 0, r.output

@@ -4,9 +4,10 @@ import pickle
 import numpy as np
 import pytest
 
-from gmmspeech.frontend.features import FeatureConfig
 from gmmspeech.model.classifier import GMMClassifier
 from gmmspeech.model.modelio import FORMAT_VERSION, ModelFileError, load_model, save_model
+
+from .conftest import toy_features
 
 
 @pytest.fixture
@@ -18,15 +19,15 @@ def fitted():
 
 def test_round_trip_gives_identical_scores_and_thresholds(tmp_path, fitted):
     p = tmp_path / "m.npz"
-    save_model(fitted, p, {"features": FeatureConfig().to_dict()})
+    save_model(fitted, p, features=toy_features(fitted))
     clf, meta = load_model(p)
     X = np.random.default_rng(1).standard_normal((40, 3))
     assert clf.classes_ == fitted.classes_
     np.testing.assert_array_equal(clf.score(X), fitted.score(X))
     np.testing.assert_array_equal(clf.reject_thresholds_, fitted.reject_thresholds_)
     assert clf.calibration_ == fitted.calibration_
-    assert meta["format_version"] == FORMAT_VERSION and FeatureConfig.from_dict(meta["features"]) == FeatureConfig()
-    assert set(meta["open_set"]["thresholds"]) == {"x", "y"}
+    assert meta.format_version == FORMAT_VERSION and meta.features == toy_features(fitted)
+    assert set(meta.open_set.thresholds) == {"x", "y"} and meta.classes == ("x", "y")
     assert [q.name for q in tmp_path.iterdir()] == ["m.npz"]  # no temp file left
 
 
@@ -51,12 +52,12 @@ def _meta(p, **changes):
 
 def test_version_1_file_without_open_set_block_still_loads(tmp_path, fitted):
     p = tmp_path / "m.npz"
-    save_model(fitted, p, {"features": {}})
+    save_model(fitted, p, features=toy_features(fitted))
     m = json.loads(str(_arrays(p)["meta"]))
     del m["open_set"]
     old = _rewrite(tmp_path, p, meta=np.array(json.dumps({**m, "format_version": 1})))
     clf, meta = load_model(old)
-    assert clf.reject_thresholds_ is None and "open_set" not in meta
+    assert clf.reject_thresholds_ is None and meta.open_set is None
     np.testing.assert_array_equal(clf.score(np.ones((5, 3))), fitted.score(np.ones((5, 3))))
 
 
@@ -70,7 +71,7 @@ def test_version_1_file_without_open_set_block_still_loads(tmp_path, fitted):
     (lambda a, p: {"weights": a["weights"].astype(str)}, "floating-point"),
     (lambda a, p: {"meta": _meta(p, format_version=FORMAT_VERSION + 1)}, "format version"),
     (lambda a, p: {"meta": _meta(p, classes=["x", "x"])}, "distinct"),
-    (lambda a, p: {"meta": _meta(p, classes=["x"])}, "1 classes but the arrays hold 2"),
+    (lambda a, p: {"meta": _meta(p, classes=["x"], open_set=None)}, "1 classes but the arrays hold 2"),
     (lambda a, p: {"meta": _meta(p, open_set={"thresholds": {"x": 1.0}})}, "open_set"),
     (lambda a, p: {"meta": np.array("[1, 2]")}, "JSON object"),
     (lambda a, p: {"meta": np.array("{not json")}, "not valid JSON"),
@@ -78,7 +79,7 @@ def test_version_1_file_without_open_set_block_still_loads(tmp_path, fitted):
 ])
 def test_invalid_models_are_refused(tmp_path, fitted, change, message):
     p = tmp_path / "m.npz"
-    save_model(fitted, p, {"features": {}})
+    save_model(fitted, p, features=toy_features(fitted))
     bad = _rewrite(tmp_path, p, **change(_arrays(p), p))
     with pytest.raises(ModelFileError, match=message) as err:
         load_model(bad)
@@ -128,7 +129,7 @@ def test_files_that_are_not_models(tmp_path, content, message):
 
 def test_a_crash_while_saving_leaves_the_old_model_intact(tmp_path, fitted, monkeypatch):
     p = tmp_path / "m.npz"
-    save_model(fitted, p, {"features": {}})
+    save_model(fitted, p, features=toy_features(fitted))
     before = p.read_bytes()
 
     def crash(f, **arrays):
@@ -137,7 +138,7 @@ def test_a_crash_while_saving_leaves_the_old_model_intact(tmp_path, fitted, monk
 
     monkeypatch.setattr(np, "savez", crash)
     with pytest.raises(KeyboardInterrupt):
-        save_model(fitted, p, {"features": {}, "note": "new"})
+        save_model(fitted, p, features=toy_features(fitted))
     assert p.read_bytes() == before and [q.name for q in tmp_path.iterdir()] == ["m.npz"]
     assert load_model(p)[0].classes_ == ["x", "y"]
 
@@ -147,7 +148,7 @@ def test_saved_files_follow_the_umask(tmp_path, fitted):
 
     old = os.umask(0o022)
     try:
-        save_model(fitted, tmp_path / "m.npz", {"features": {}})
+        save_model(fitted, tmp_path / "m.npz", features=toy_features(fitted))
     finally:
         os.umask(old)
     assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,12 +12,14 @@ from gmmspeech.core.gmm import DiagGMM
 from gmmspeech.model.classifier import GMMClassifier
 from gmmspeech.model.modelio import load_model, save_model
 from gmmspeech.model.novelty import (
+    NoveltyUnavailable,
     calibrate_novelty,
     file_novelty,
     frame_novelty,
     outlier_frames,
     read_novelty,
     segment_fractions,
+    validate_novelty,
 )
 
 from .conftest import SR, invoke, write_wav
@@ -97,15 +100,15 @@ def test_calibration_and_metadata_errors():
     with pytest.raises(ValueError, match="frame_quantile"):
         calibrate_novelty(clf, [draw([0, 0], 100, 0)], frame_quantile=0)
     good = calibrate_novelty(clf, [draw([0, 0], 100, 0)])
-    assert read_novelty({"novelty": good}, "m.npz") == good
-    with pytest.raises(ValueError, match=r"m\.npz: the model has no novelty calibration.*retrain"):
-        read_novelty({}, "m.npz")
+    assert read_novelty(SimpleNamespace(novelty=good), "m.npz") == good == validate_novelty(good)
+    with pytest.raises(NoveltyUnavailable, match=r"m\.npz: the model has no novelty calibration.*retrain"):
+        read_novelty(SimpleNamespace(novelty=None), "m.npz")
     for bad, msg in (({**good, "frame_threshold": "x"}, "frame_threshold must be a finite number"),
                      ({**good, "file_threshold": 1.5}, r"file_threshold must be a share in \[0, 1\]"),
                      ({k: v for k, v in good.items() if k != "segment_frames"}, "lacks segment_frames"),
                      ([1, 2], "must be a JSON object")):
         with pytest.raises(ValueError, match=msg):
-            read_novelty({"novelty": bad}, "m.npz")
+            validate_novelty(bad)
 
 
 # ---------------------------------------------------------------- on audio, through the commands
@@ -148,7 +151,7 @@ def tone_model(tmp_path_factory):
 def test_training_stores_a_valid_calibration(tone_model):
     clf, meta = load_model(tone_model["model"])
     cal = read_novelty(meta, "tones.npz")
-    assert cal["training_frames"] == sum(meta["training"]["frames_per_class"].values())
+    assert cal["training_frames"] == sum(meta.training.frames_per_class.values())
     assert cal["frame_quantile"] == 0.01 and cal["file_threshold"] >= 0.1 and cal["optimism"] > 0
 
 
@@ -194,7 +197,7 @@ def test_evaluate_novelty_and_models_without_calibration(tone_model, tmp_path):
 
     clf, meta = load_model(tone_model["model"])
     old = tmp_path / "old.npz"
-    save_model(clf, old, {k: v for k, v in meta.items() if k != "novelty"})
+    save_model(clf, old, meta.replace(novelty=None))
     for cmd in (("score", old, tone_model["noise"]), ("evaluate", old, root / "test.csv")):
         r = invoke(*cmd, "--novelty", "-q", "-j", 1, "--no-cache")
         assert r.exit_code == 1 and "no novelty calibration" in r.output and "old.npz" in r.output

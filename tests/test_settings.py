@@ -74,11 +74,11 @@ def test_cli_and_recipe_train_the_same_model(toy_corpus, tmp_path, model_type):
     res = invoke("run", recipe, "--no-cache", "-q", "-j", 1)
     assert res.exit_code == 0, res.output
     (c1, m1), (c2, m2) = load_model(cli_model), load_model(tmp_path / "rec.npz")
-    assert m1["features"] == m2["features"] and m1["training"]["model"] == m2["training"]["model"]
-    assert m1["task"] == m2["task"] == "speaker"
-    assert m1["settings_sources"]["model.components"] == "option"
-    assert m2["settings_sources"]["model.components"] == "recipe"
-    assert m1["settings_sources"]["features.n_mfcc"] == m2["settings_sources"]["features.n_mfcc"] == "preset:speaker"
+    assert m1.features == m2.features and m1.training.model == m2.training.model
+    assert m1.task == m2.task == "speaker"
+    assert m1.settings_sources["model.components"] == "option"
+    assert m2.settings_sources["model.components"] == "recipe"
+    assert m1.settings_sources["features.n_mfcc"] == m2.settings_sources["features.n_mfcc"] == "preset:speaker"
     for lab in c1.classes_:
         for attr in ("weights_", "means_", "variances_"):
             np.testing.assert_array_equal(getattr(c1.models_[lab], attr), getattr(c2.models_[lab], attr))

@@ -1,31 +1,56 @@
-"""The stages a recipe runs -- train from a manifest, evaluate on a manifest -- as plain functions.
+"""The use cases as library functions: train from a manifest, evaluate on one, run a whole recipe.
 
-The CLI only parses arguments and prints; everything it does is here so scripts and tests can call it.
+The CLI only parses arguments and prints; everything it does is here so scripts and tests can call it. The
+``*_model`` / ``run_recipe`` functions take paths and return result objects; ``train_classifier`` and
+``evaluate_classifier`` are the in-memory stages they are built from.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import __version__
 from ..core.metrics import classification_metrics, confusion_matrix, detection_metrics
-from ..data.featstore import compute_features, load_or_compute
-from ..data.manifest import Utterance
+from ..data.featstore import FeatureCache, compute_features, load_or_compute
+from ..data.manifest import ManifestError, Utterance, check_split, read_manifest
 from ..frontend.features import FeatureConfig
+from ..infra.errors import GmmspeechError
 from ..infra.parallel import parallel_map
 from ..infra.progress import Progress
-from ..model.classifier import UNKNOWN, GMMClassifier, UBMClassifier, open_set_decision
+from ..model.classifier import GMMClassifier, UBMClassifier
 from ..model.cluster import ClusterAccumulator, ClusterFitter
-from ..model.novelty import calibrate_novelty, file_novelty
+from ..model.decision import UNKNOWN, decide
+from ..model.meta import ModelMeta, TrainingSummary
+from ..model.modelio import load_model, save_model
+from ..model.novelty import calibrate_novelty, file_novelty, read_novelty
+from .recipe import Recipe, load_recipe
+from .report import write_report
 from .settings import ModelConfig, Settings
 
-__all__ = ["TrainResult", "EvalResult", "train_classifier", "evaluate_classifier"]
+__all__ = ["TrainResult", "EvalResult", "RunResult", "train_classifier", "evaluate_classifier", "train_model",
+           "evaluate_model", "run_recipe", "open_cache", "group_by_class",
+           "SchedulerNeedsCache", "NoTrainingData"]
+
+
+class SchedulerNeedsCache(GmmspeechError, ValueError):
+    """``--scheduler`` was combined with ``--no-cache`` (workers read features through the shared cache)."""
+
+    def __init__(self):
+        super().__init__("--scheduler needs the feature cache (a folder the client and the workers share): "
+                         "do not combine it with --no-cache")
+
+
+class NoTrainingData(GmmspeechError, ValueError):
+    """Every file of one or more classes failed; the message lists each file's reason."""
 
 
 def _log(msg: str, quiet: bool) -> None:
@@ -38,7 +63,7 @@ class TrainResult:
     """A trained classifier, the metadata to save with it, and the files that were skipped."""
 
     classifier: GMMClassifier
-    meta: dict[str, Any]
+    meta: ModelMeta
     errors: list[tuple[Utterance, str]] = field(default_factory=list)
 
 
@@ -52,6 +77,7 @@ class EvalResult:
     labels: list[str]
     errors: list[tuple[Utterance, str]] = field(default_factory=list)
     unknown_labels: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
 
 
 def train_classifier(utts: list[Utterance], features: FeatureConfig, model: ModelConfig, *,
@@ -68,16 +94,10 @@ def train_classifier(utts: list[Utterance], features: FeatureConfig, model: Mode
     (from :func:`gmmspeech.settings.resolve`) records the task and where each setting came from in the metadata.
     """
     if scheduler and cache is None:
-        raise ValueError("--scheduler needs the feature cache (a folder the client and the workers share): "
-                         "do not combine it with --no-cache")
+        raise SchedulerNeedsCache()
     fs = compute_features(utts, features, n_jobs=n_jobs, progress=not quiet, desc="features", cache=cache,
                           scheduler=scheduler)
-    by_class: dict[str, list[np.ndarray]] = defaultdict(list)
-    for u, x in fs.ok():
-        by_class[u.label].append(x)
-    lost = sorted({u.label for u in utts} - set(by_class))
-    if lost:
-        raise ValueError(f"no usable training file for class(es): {', '.join(lost)}")
+    by_class = group_by_class(utts, fs, "usable training")
     n_frames = {lab: sum(len(x) for x in xs) for lab, xs in by_class.items()}
     _log(f"training {len(n_frames)} class models ({model.components} components, "
          f"{features.n_dims} dims) on {sum(n_frames.values())} frames", quiet)
@@ -104,32 +124,26 @@ def train_classifier(utts: list[Utterance], features: FeatureConfig, model: Mode
                                                       fitter=ClusterFitter(scheduler))
     else:
         clf = GMMClassifier(**model.gmm_params()).fit(by_class, progress=report)
-    meta = {
-        "model_type": model.type,
-        "task": None if settings is None else settings.task,
-        "settings_sources": {} if settings is None else dict(settings.sources),
-        "features": features.to_dict(),
-        "training": {
-            "package_version": __version__,
-            "recipe": recipe,
-            "model": dataclasses.asdict(model),
-            "files_per_class": {lab: len(xs) for lab, xs in sorted(by_class.items())},
-            "frames_per_class": {lab: int(n) for lab, n in sorted(n_frames.items())},
-            "iterations": {lab: int(m.n_iter_) for lab, m in clf.models_.items()},
-            "final_log_likelihood": {lab: float(m.log_likelihood_history_[-1]) for lab, m in clf.models_.items()},
-            "converged": {lab: bool(m.converged_) for lab, m in clf.models_.items()},
-            "seed": model.seed,
-            "skipped_files": [{"file": u.name, "line": u.line, "reason": msg} for u, msg in fs.errors],
-        },
-    }
+    ubm_summary = train_llr = None
     if model.type == "ubm_map":
         ubm = clf.ubm_
-        meta["training"]["ubm"] = {"components": int(ubm.means_.shape[0]), "init": model.init,
-                                   "rounds": [list(r) for r in ubm.mixup_history_],
-                                   "iterations": int(ubm.n_iter_), "converged": bool(ubm.converged_),
-                                   "final_log_likelihood": float(ubm.lower_bound_)}
-        meta["training"]["train_llr"] = {lab: float(v) for lab, v in clf.train_scores_.items()}
-    meta["novelty"] = calibrate_novelty(clf, by_class)  # frame/file outlier thresholds, see gmmspeech.novelty
+        ubm_summary = {"components": int(ubm.means_.shape[0]), "init": model.init,
+                       "rounds": [list(r) for r in ubm.mixup_history_], "iterations": int(ubm.n_iter_),
+                       "converged": bool(ubm.converged_), "final_log_likelihood": float(ubm.lower_bound_)}
+        train_llr = {lab: float(v) for lab, v in clf.train_scores_.items()}
+    training = TrainingSummary(
+        recipe=recipe, seed=model.seed, model=dataclasses.asdict(model), package_version=__version__,
+        files_per_class={lab: len(xs) for lab, xs in sorted(by_class.items())},
+        frames_per_class={lab: int(n) for lab, n in sorted(n_frames.items())},
+        iterations={lab: int(m.n_iter_) for lab, m in clf.models_.items()},
+        final_log_likelihood={lab: float(m.log_likelihood_history_[-1]) for lab, m in clf.models_.items()},
+        converged={lab: bool(m.converged_) for lab, m in clf.models_.items()},
+        skipped_files=[{"file": u.name, "line": u.line, "reason": msg} for u, msg in fs.errors],
+        ubm=ubm_summary, train_llr=train_llr)
+    meta = ModelMeta(classes=tuple(clf.classes_), features=features, model_type=model.type,
+                     task=None if settings is None else settings.task,
+                     settings_sources={} if settings is None else dict(settings.sources), training=training,
+                     novelty=calibrate_novelty(clf, by_class))  # frame/file outlier thresholds
     return TrainResult(clf, meta, fs.errors)
 
 
@@ -155,21 +169,15 @@ def evaluate_classifier(clf: GMMClassifier, features: FeatureConfig, utts: list[
         errors = fs.errors
     rows, y_true, y_pred, all_scores = [], [], [], []
     for u, scores, n_frames, nov in results:
-        order = np.argsort(-scores, kind="stable")
-        pred = clf.classes_[order[0]]
-        if thresholds is not None and open_set_decision(scores, thresholds):
-            pred = UNKNOWN
-        if nov is not None and nov["novel"]:
-            pred = UNKNOWN
-        margin = float(scores[order[0]] - scores[order[1]]) if len(order) > 1 else float("inf")
-        row = {"file": u.name, "truth": u.label, "predicted": pred, "correct": int(pred == u.label),
-               "margin": round(margin, 6), "n_frames": int(n_frames)}
-        row.update({f"score_{c}": round(float(s), 6) for c, s in zip(clf.classes_, scores, strict=True)})
+        d = decide(scores, clf.classes_, n_frames, thresholds=thresholds, novelty=nov)
+        row = {"file": u.name, "truth": u.label, "predicted": d.label, "correct": int(d.label == u.label),
+               "margin": round(d.margin, 6), "n_frames": d.n_frames}
+        row.update({f"score_{c}": round(v, 6) for c, v in d.scores.items()})
         if nov is not None:
-            row.update(outlier_fraction=nov["outlier_fraction"], novel=int(nov["novel"]))
+            row.update(outlier_fraction=d.outlier_fraction, novel=int(bool(d.novel)))
         rows.append(row)
         y_true.append(u.label)
-        y_pred.append(pred)
+        y_pred.append(d.label)
         all_scores.append(scores)
     unknown = sorted(set(y_true) - set(clf.classes_))
     labels = list(clf.classes_) + unknown
@@ -182,6 +190,22 @@ def evaluate_classifier(clf: GMMClassifier, features: FeatureConfig, utts: list[
     metrics["failed_files"] = [{"file": u.name, "line": u.line, "reason": msg} for u, msg in errors]
     cm = confusion_matrix(y_true, y_pred, labels)
     return EvalResult(rows, metrics, cm, labels, errors, unknown)
+
+
+def group_by_class(utts: list[Utterance], fs, what: str) -> dict[str, list[np.ndarray]]:
+    """Per-class lists of the feature blocks that succeeded (manifest order), from ``compute_features``'s result.
+
+    Raises :class:`NoTrainingData` when every file of a class failed, listing each of those files' reasons.
+    """
+    by_class: dict[str, list[np.ndarray]] = defaultdict(list)
+    for u, x in fs.ok():
+        by_class[u.label].append(x)
+    lost = sorted({u.label for u in utts} - set(by_class))
+    if lost:
+        reasons = "".join(f"\n  {u.name}{f' (manifest line {u.line})' if u.line else ''}: {msg}"
+                          for u, msg in fs.errors if u.label in lost)
+        raise NoTrainingData(f"no {what} file for class(es): {', '.join(lost)}{reasons}")
+    return dict(by_class)
 
 
 def score_features(x: np.ndarray, model: tuple[GMMClassifier, dict[str, Any] | None]
@@ -217,3 +241,93 @@ def _score_on_cluster(clf, features, utts, cache, scheduler, novelty, quiet):
         bar.update()
     bar.close()
     return results, errors
+
+
+def open_cache(folder: str | os.PathLike | None = None, *, enabled: bool = True) -> FeatureCache | None:
+    """The feature cache at ``folder`` (default: ``$GMMSPEECH_CACHE`` or ``~/.cache/gmmspeech/features``), or
+    None when caching is off."""
+    return FeatureCache(folder) if enabled else None
+
+
+def train_model(manifest: str | os.PathLike, output: str | os.PathLike, settings: Settings, *,
+                n_jobs: int | None = None, quiet: bool = False, cache: FeatureCache | None = None,
+                scheduler: str | None = None) -> TrainResult:
+    """Read a manifest, train with ``settings`` (:func:`gmmspeech.app.settings.resolve`) and save the model file.
+
+    Returns the :class:`TrainResult` (skipped files in ``errors``); the model is written atomically to ``output``.
+    """
+    utts = read_manifest(manifest)
+    res = train_classifier(utts, settings.features, settings.model, n_jobs=n_jobs, quiet=quiet, cache=cache,
+                           scheduler=scheduler, settings=settings)
+    res.meta = save_model(res.classifier, output, res.meta)
+    return res
+
+
+def evaluate_model(model: str | os.PathLike, manifest: str | os.PathLike, *, report: str | os.PathLike | None = None,
+                   open_set: bool = False, reject_below: float | None = None, novelty: bool = False,
+                   n_jobs: int | None = None, quiet: bool = False, cache: FeatureCache | None = None,
+                   scheduler: str | None = None) -> EvalResult:
+    """Evaluate a model file on a labelled manifest; with ``report``, write the report files there.
+
+    The files written are listed in ``EvalResult.written``.
+    """
+    clf, meta = load_model(model)
+    utts = read_manifest(manifest)
+    ev = evaluate_classifier(clf, meta.features, utts, n_jobs=n_jobs, quiet=quiet, cache=cache, open_set=open_set,
+                             reject_below=reject_below, scheduler=scheduler,
+                             novelty=read_novelty(meta, str(model)) if novelty else None)
+    if report is not None:
+        ev.written = write_report(report, ev.predictions, ev.metrics, ev.confusion, ev.labels)
+    return ev
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_recipe` did: the recipe, training, the model file, the evaluation and its report."""
+
+    recipe: Recipe
+    training: TrainResult
+    model_path: Path
+    n_train: int
+    n_test: int = 0
+    evaluation: EvalResult | None = None
+    report_dir: Path | None = None
+    report_error: str | None = None
+    seconds: float = 0.0
+
+
+def run_recipe(recipe: str | os.PathLike, *, n_jobs: int | None = None, quiet: bool = False,
+               cache: FeatureCache | None = None, scheduler: str | None = None) -> RunResult:
+    """Run a recipe end to end: check the split, train, save the model, evaluate, write the report.
+
+    Defaults: model ``models/NAME.npz`` and report ``reports/NAME`` under the current folder unless the recipe
+    names them. A report that cannot be written does not lose the evaluation: the reason is in
+    ``RunResult.report_error`` and the metrics are still returned.
+    """
+    t0 = time.perf_counter()
+    r = load_recipe(recipe)
+    n_jobs = n_jobs if n_jobs is not None else r.jobs
+    scheduler = scheduler or r.scheduler
+    train_utts = read_manifest(r.train)
+    test_utts = read_manifest(r.test) if r.test else None
+    problems = check_split(train_utts, test_utts, min_files=r.min_files,
+                           names=(r.train.name, r.test.name if r.test else "test"))
+    if problems:
+        raise ManifestError(f"{r.train} / {r.test}", [(0, m) for m in problems])
+    res = train_classifier(train_utts, r.features, r.model, n_jobs=n_jobs, quiet=quiet, recipe=r.name, cache=cache,
+                           scheduler=scheduler, settings=r.settings)
+    model_path = r.model_path or Path("models") / f"{r.name}.npz"
+    res.meta = save_model(res.classifier, model_path, res.meta)
+    out = RunResult(r, res, model_path, len(train_utts))
+    if test_utts is not None:
+        out.n_test = len(test_utts)
+        out.evaluation = evaluate_classifier(res.classifier, r.features, test_utts, n_jobs=n_jobs, quiet=quiet,
+                                             cache=cache, scheduler=scheduler)
+        out.report_dir = r.report_dir or Path("reports") / r.name
+        ev = out.evaluation
+        try:
+            ev.written = write_report(out.report_dir, ev.predictions, ev.metrics, ev.confusion, ev.labels)
+        except OSError as exc:
+            out.report_error = f"{out.report_dir}: report not written ({exc.strerror or exc})"
+    out.seconds = time.perf_counter() - t0
+    return out

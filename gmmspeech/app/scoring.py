@@ -2,7 +2,7 @@
 
 Inputs are files, folders (searched recursively for audio extensions) or manifests (``.csv``). With a segment
 length, each recording is cut into consecutive segments that are scored as separate items (one row each). A row
-holds the decision (class, or :data:`~gmmspeech.classifier.UNKNOWN` in open-set mode), the winner's mean
+holds the decision (class, or ``unknown`` in open-set mode; :func:`gmmspeech.model.decision.decide`), the winner's mean
 log-likelihood per frame, its margin over the runner-up, every class's posterior and the top-K classes.
 """
 
@@ -13,17 +13,22 @@ import io
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..data.featstore import FeatureCache, compute_features
 from ..data.manifest import Utterance, read_manifest
 from ..frontend.audio import AUDIO_EXTENSIONS, AudioError, audio_duration
-from ..model.classifier import UNKNOWN, open_set_decision, posteriors
+from ..infra.errors import GmmspeechError
+from ..model.decision import decide
+from ..model.modelio import load_model
+from ..model.novelty import file_novelty, read_novelty
 
-__all__ = ["expand_inputs", "segment_bounds", "split_segments", "score_row", "format_rows", "POSTERIOR_NOTE"]
+__all__ = ["score_files", "ScoreResult", "NoAudioFound", "expand_inputs", "segment_bounds", "split_segments",
+           "score_row", "format_rows", "POSTERIOR_NOTE"]
 
 #: How posteriors are computed, printed with JSON output so readers need not guess.
 POSTERIOR_NOTE = ("softmax over classes of the mean log-likelihood per frame (= softmax of total "
@@ -101,23 +106,17 @@ def score_row(utt: Utterance, scores: np.ndarray, classes: Sequence[str], n_fram
     dict: file, start, end, frames, predicted, best, loglik, margin, posteriors {class: p},
     top [{class, loglik, posterior}]; with ``novelty`` also outlier_fraction and novel.
     """
-    s = np.asarray(scores, dtype=np.float64)
-    post = posteriors(s)
-    order = np.argsort(-s, kind="stable")
-    best = classes[order[0]]
-    rejected = thresholds is not None and bool(open_set_decision(s, thresholds))
-    rejected = rejected or bool(novelty and novelty["novel"])
+    d = decide(scores, classes, n_frames, thresholds=thresholds, novelty=novelty)
     row = {
-        "file": str(utt.path), "start": utt.start, "end": utt.end, "frames": int(n_frames),
-        "predicted": UNKNOWN if rejected else best, "best": best,
-        "loglik": round(float(s[order[0]]), 4),
-        "margin": round(float(s[order[0]] - s[order[1]]), 4) if len(order) > 1 else None,
-        "posteriors": {c: round(float(p), 4) for c, p in zip(classes, post, strict=True)},
-        "top": [{"class": classes[i], "loglik": round(float(s[i]), 4), "posterior": round(float(post[i]), 4)}
-                for i in order[:top]],
+        "file": str(utt.path), "start": utt.start, "end": utt.end, "frames": d.n_frames,
+        "predicted": d.label, "best": d.best, "loglik": round(d.scores[d.best], 4),
+        "margin": round(d.margin, 4) if len(classes) > 1 else None,
+        "posteriors": {c: round(p, 4) for c, p in d.posteriors.items()},
+        "top": [{"class": c, "loglik": round(d.scores[c], 4), "posterior": round(d.posteriors[c], 4)}
+                for c in d.ranked[:top]],
     }
     if novelty is not None:
-        row.update(outlier_fraction=float(novelty["outlier_fraction"]), novel=bool(novelty["novel"]))
+        row.update(outlier_fraction=d.outlier_fraction, novel=bool(d.novel))
     return row
 
 
@@ -171,3 +170,46 @@ def format_rows(rows: list[dict[str, Any]], classes: Sequence[str], fmt: str, *,
             line += "  " + " ".join(f"{r['posteriors'][c]:>{w}.2f}" for c, w in zip(classes, wc, strict=True))
         lines.append(line + "  " + ", ".join(f"{t['class']} {t['posterior']:.2f}" for t in r["top"]))
     return "\n".join(lines)
+
+
+@dataclass
+class ScoreResult:
+    """Rows of :func:`score_files` (see :func:`score_row`), the files that failed, and the model's classes."""
+
+    rows: list[dict[str, Any]]
+    classes: list[str]
+    errors: list[tuple[Utterance, str]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def format(self, fmt: str) -> str:
+        """The rows as ``table``, ``csv`` or ``json`` (:func:`format_rows`)."""
+        return format_rows(self.rows, self.classes, fmt, failed=[(u.name, m) for u, m in self.errors],
+                           extra=self.extra)
+
+
+class NoAudioFound(GmmspeechError, ValueError):
+    """The paths given to ``score`` hold no audio file."""
+
+
+def score_files(model: str | os.PathLike, paths: Sequence[str | os.PathLike], *, top: int = 3,
+                segment: float | None = None, open_set: bool = False, reject_below: float | None = None,
+                novelty: bool = False, n_jobs: int | None = None, quiet: bool = False,
+                cache: FeatureCache | None = None) -> ScoreResult:
+    """Score audio files, folders or manifests with a model file: one row per file (or ``segment``-second piece).
+
+    Files that fail are listed in ``errors`` with their reason; the others are scored.
+    """
+    clf, meta = load_model(model)
+    thresholds = clf.open_set_thresholds(reject_below) if (open_set or reject_below is not None) else None
+    novelty_cal = read_novelty(meta, str(model)) if novelty else None
+    utts = expand_inputs(paths)
+    if not utts:
+        raise NoAudioFound("no audio files found in the given paths")
+    if segment is not None:
+        utts = split_segments(utts, segment)
+    fs = compute_features(utts, meta.features, n_jobs=n_jobs, progress=not quiet, desc="scoring", cache=cache)
+    rows = [score_row(u, clf.score(x), clf.classes_, len(x), top=top, thresholds=thresholds,
+                      novelty=None if novelty_cal is None else file_novelty(clf, x, novelty_cal)) for u, x in fs.ok()]
+    extra = {"model": str(model), "open_set_thresholds": None if thresholds is None else
+             {c: float(t) for c, t in zip(clf.classes_, thresholds, strict=True)}, "novelty": novelty_cal}
+    return ScoreResult(rows, list(clf.classes_), fs.errors, extra)

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..frontend.audio import AudioError, load_audio
-from ..frontend.features import FEATURES_VERSION, FeatureConfig, extract
+from ..frontend.audio import AudioError
+from ..frontend.features import FEATURES_VERSION, FeatureConfig
+from ..frontend.fileframes import file_features
 from ..infra.atomic import atomic_write
 from ..infra.parallel import ClusterError, parallel_map
 from ..infra.progress import Progress
@@ -137,12 +138,7 @@ def features_for(utt: Utterance, cfg: FeatureConfig) -> np.ndarray:
     Raises :class:`AudioError` naming the file for any problem, including a too-short signal or a file in which
     VAD finds no voiced frame.
     """
-    y = load_audio(utt.path, cfg.sample_rate, offset=utt.start or 0.0, duration=utt.duration,
-                   min_samples=cfg.win_length)
-    try:
-        return extract(y, cfg.sample_rate, cfg)
-    except ValueError as exc:
-        raise AudioError(utt.path, str(exc)) from None
+    return file_features(utt.path, cfg, offset=utt.start or 0.0, duration=utt.duration)
 
 
 def _worker(job: tuple[Utterance, FeatureConfig, FeatureCache | None, str | None]

@@ -26,48 +26,17 @@ import numpy as np
 
 from ..core.gmm import DiagGMM, accumulate_chunks, stacked_params
 from ..core.map import check_adapt, map_adapt, topc_scores, topc_tables, train_ubm
+from ..infra.errors import DataError
+from .decision import UNKNOWN, open_set_decision, posteriors
 
 __all__ = ["GMMClassifier", "UBMClassifier", "UNKNOWN", "posteriors", "open_set_decision", "REJECT_QUANTILE",
            "CALIBRATION_FRAMES"]
 
-#: Label given to a file that no class fits (open-set mode).
-UNKNOWN = "unknown"
 #: Default quantile of a class's own training-segment scores used as its rejection threshold.
 REJECT_QUANTILE = 0.01
 #: Default length, in frames, of the training segments scored for calibration (0.5 s at a 10 ms hop: about the
 #: shortest recording worth scoring; shorter segments spread more, so thresholds err towards accepting).
 CALIBRATION_FRAMES = 50
-
-
-def posteriors(scores: np.ndarray) -> np.ndarray:
-    """Class posteriors from mean per-frame log-likelihoods: ``softmax(scores)`` along the last axis.
-
-    Parameters
-    ----------
-    scores : (..., C) mean log-likelihood per frame under each class (nats).
-
-    Returns
-    -------
-    (..., C) probabilities summing to one (flat prior over classes).
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    e = np.exp(s - s.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def open_set_decision(scores: np.ndarray, thresholds: np.ndarray | float) -> np.ndarray:
-    """Which rows of ``scores`` no class fits: every class's score is below its threshold.
-
-    Parameters
-    ----------
-    scores : (..., C) mean log-likelihoods per frame.
-    thresholds : scalar or (C,) thresholds in the same units.
-
-    Returns
-    -------
-    bool array (...,): True where the item should be labelled unknown.
-    """
-    return np.all(np.asarray(scores) < np.asarray(thresholds), axis=-1)
 
 
 def _logsumexp_groups(lp: np.ndarray, n_groups: int) -> np.ndarray:
@@ -133,13 +102,13 @@ class GMMClassifier:
             (e.g. :class:`gmmspeech.parallel.ClusterFitter`, which fits on a Dask cluster).
         """
         if len(frames_by_class) < 1:
-            raise ValueError("no classes to train")
+            raise DataError("no classes to train")
         labels = sorted(frames_by_class)
         k = self.gmm_params.get("n_components", 64)
         for label in labels:
             n = _n_frames(frames_by_class[label])
             if n < k:
-                raise ValueError(f"class {label!r} has only {n} frames, fewer than the {k} mixture components")
+                raise DataError(f"class {label!r} has only {n} frames, fewer than the {k} mixture components")
 
         def fit_one(label: str) -> DiagGMM:
             if fitter is not None:
@@ -200,9 +169,9 @@ class GMMClassifier:
         """
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"expected frames of shape (N, {self.n_features}), got {X.shape}")
+            raise DataError(f"expected frames of shape (N, {self.n_features}), got {X.shape}")
         if not np.all(np.isfinite(X)):
-            raise ValueError("the frames contain NaN or infinite values")
+            raise DataError("the frames contain NaN or infinite values")
         a, b, sizes = self._stack(dtype)
         out = np.empty((X.shape[0], len(sizes)))
         equal = len(set(sizes)) == 1
@@ -398,15 +367,15 @@ class UBMClassifier(GMMClassifier):
         """
         self._check_settings()
         if len(frames_by_class) < 1:
-            raise ValueError("no classes to train")
+            raise DataError("no classes to train")
         labels = sorted(frames_by_class)
         blocks = {lab: _blocks(frames_by_class[lab]) for lab in labels}
         empty = [lab for lab in labels if not blocks[lab]]
         if empty:
-            raise ValueError(f"class(es) with no frames: {', '.join(map(repr, empty))}")
+            raise DataError(f"class(es) with no frames: {', '.join(map(repr, empty))}")
         total = sum(len(b) for lab in labels for b in blocks[lab])
         if total < self.n_components:
-            raise ValueError(f"only {total} frames in all, fewer than the {self.n_components} UBM components")
+            raise DataError(f"only {total} frames in all, fewer than the {self.n_components} UBM components")
         # the per-file list goes to the EM as it is: short files are joined into E-step batches there
         # (gmm.batch_plan), the same way locally and on cluster workers (DiagGMM(accumulator=...))
         accumulator = self.gmm_params.get("accumulator")
@@ -456,9 +425,9 @@ class UBMClassifier(GMMClassifier):
     def _checked(self, X) -> np.ndarray:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"expected frames of shape (N, {self.n_features}), got {X.shape}")
+            raise DataError(f"expected frames of shape (N, {self.n_features}), got {X.shape}")
         if not np.all(np.isfinite(X)):
-            raise ValueError("the frames contain NaN or infinite values")
+            raise DataError("the frames contain NaN or infinite values")
         return X
 
     def frame_scores(self, X: np.ndarray, *, full: bool = False, chunk_size: int = 512,

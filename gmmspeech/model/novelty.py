@@ -31,8 +31,11 @@ from typing import Any
 
 import numpy as np
 
+from ..infra.errors import GmmspeechError
+
 __all__ = ["frame_novelty", "outlier_frames", "segment_fractions", "calibrate_novelty", "file_novelty",
-           "read_novelty", "FRAME_QUANTILE", "FILE_QUANTILE", "MIN_FRACTION", "SEGMENT_FRAMES", "MAX_FRAMES"]
+           "read_novelty", "validate_novelty", "NoveltyUnavailable",
+           "FRAME_QUANTILE", "FILE_QUANTILE", "MIN_FRACTION", "SEGMENT_FRAMES", "MAX_FRAMES"]
 
 #: Default quantile of the training frames' novelty scores used as the frame threshold.
 FRAME_QUANTILE = 0.01
@@ -44,6 +47,10 @@ MIN_FRACTION = 0.1
 SEGMENT_FRAMES = 50
 #: Most training frames scored for calibration (whole segments drawn at random beyond that; bounds the cost).
 MAX_FRAMES = 100_000
+
+class NoveltyUnavailable(GmmspeechError, ValueError):
+    """Novelty flags were asked for, but the model holds no novelty calibration."""
+
 
 _REQUIRED = ("frame_threshold", "file_threshold", "frame_quantile", "file_quantile", "segment_frames")
 
@@ -204,23 +211,34 @@ def file_novelty(clf: Any, X: np.ndarray, calibration: Mapping[str, Any]) -> dic
     return {"outlier_fraction": round(frac, 4), "novel": bool(frac > float(calibration["file_threshold"]))}
 
 
-def read_novelty(meta: Mapping[str, Any], source: str = "model") -> dict[str, Any]:
-    """The validated ``meta["novelty"]`` block of a model; ``ValueError`` naming ``source`` when absent or bad."""
-    block = meta.get("novelty")
-    if block is None:
-        raise ValueError(f"{source}: the model has no novelty calibration ('novelty' in its metadata); "
-                         "retrain it with this version of gmmspeech")
+def validate_novelty(block: Any) -> dict[str, Any]:
+    """A copy of a novelty calibration block (``calibrate_novelty``'s dict) after checking its fields.
+
+    Raises ``ValueError`` saying which field is missing or out of range.
+    """
     if not isinstance(block, Mapping):
-        raise ValueError(f"{source}: 'novelty' metadata must be a JSON object")
+        raise ValueError("'novelty' metadata must be a JSON object")
     missing = [k for k in _REQUIRED if k not in block]
     if missing:
-        raise ValueError(f"{source}: 'novelty' metadata lacks {', '.join(missing)}")
+        raise ValueError(f"'novelty' metadata lacks {', '.join(missing)}")
     for k in _REQUIRED:
         v = block[k]
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise ValueError(f"{source}: 'novelty' {k} must be a finite number, got {v!r}")
+            raise ValueError(f"'novelty' {k} must be a finite number, got {v!r}")
     if not 0 <= block["file_threshold"] <= 1:
-        raise ValueError(f"{source}: 'novelty' file_threshold must be a share in [0, 1], got {block['file_threshold']}")
+        raise ValueError(f"'novelty' file_threshold must be a share in [0, 1], got {block['file_threshold']}")
     if block["segment_frames"] < 1 or not 0 < block["frame_quantile"] < 1:
-        raise ValueError(f"{source}: 'novelty' segment_frames must be >= 1 and frame_quantile in (0, 1)")
+        raise ValueError("'novelty' segment_frames must be >= 1 and frame_quantile in (0, 1)")
     return dict(block)
+
+
+def read_novelty(meta: Any, source: str = "model") -> dict[str, Any]:
+    """The novelty calibration of a model (its ``ModelMeta.novelty``, validated when the model was loaded).
+
+    Raises :class:`NoveltyUnavailable` naming ``source`` when the model has none (trained before novelty
+    calibration existed).
+    """
+    if meta.novelty is None:
+        raise NoveltyUnavailable(f"{source}: the model has no novelty calibration ('novelty' in its metadata); "
+                                 "retrain it with this version of gmmspeech")
+    return dict(meta.novelty)

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..core.gmm import DiagGMM
 from ..infra.atomic import atomic_write
+from ..infra.errors import DataError
 
 __all__ = ["n_parameters", "information_criteria", "heldout_split", "SelectionTable", "select_components",
            "select_per_class", "format_selection", "plot_selection", "PLOT_MISSING", "CRITERIA", "N_INIT"]
@@ -71,7 +72,7 @@ def heldout_split(n_files: int, fraction: float, seed: int = 0) -> tuple[np.ndar
     if not 0 < fraction < 1:
         raise ValueError(f"the held-out fraction must be in (0, 1), got {fraction}")
     if n_files < 2:
-        raise ValueError(f"a held-out split needs at least 2 files, got {n_files}")
+        raise DataError(f"a held-out split needs at least 2 files, got {n_files}")
     n_out = min(n_files - 1, max(1, round(fraction * n_files)))
     perm = np.random.default_rng(seed).permutation(n_files)
     return np.sort(perm[n_out:]), np.sort(perm[:n_out])
@@ -81,16 +82,16 @@ def _as_files(frames: np.ndarray | Sequence[np.ndarray], what: str) -> list[np.n
     """A list of (n, D) float arrays from one array or a list of per-file arrays; clear errors otherwise."""
     files = [frames] if isinstance(frames, np.ndarray) else list(frames)
     if not files:
-        raise ValueError(f"{what}: no frames")
+        raise DataError(f"{what}: no frames")
     out = []
     for i, x in enumerate(files):
         x = np.asarray(x)
         if x.ndim != 2 or x.dtype.kind not in "fiu":
-            raise ValueError(f"{what}: file {i} must be a numeric (n_frames, n_dims) array, got shape {x.shape}")
+            raise DataError(f"{what}: file {i} must be a numeric (n_frames, n_dims) array, got shape {x.shape}")
         if out and x.shape[1] != out[0].shape[1]:
-            raise ValueError(f"{what}: file {i} has {x.shape[1]} dims, file 0 has {out[0].shape[1]}")
+            raise DataError(f"{what}: file {i} has {x.shape[1]} dims, file 0 has {out[0].shape[1]}")
         if not np.all(np.isfinite(x)):
-            raise ValueError(f"{what}: file {i} contains NaN or infinite values")
+            raise DataError(f"{what}: file {i} contains NaN or infinite values")
         out.append(x)
     return out
 
@@ -172,7 +173,7 @@ def select_components(frames: np.ndarray | Sequence[np.ndarray], components: Seq
     n = int(sum(len(x) for x in fit_files))
     d = int(files[0].shape[1])
     if ks[-1] > n:
-        raise ValueError(f"{what}: K={ks[-1]} needs at least {ks[-1]} frames, the data to fit has {n}")
+        raise DataError(f"{what}: K={ks[-1]} needs at least {ks[-1]} frames, the data to fit has {n}")
     n_out = int(sum(len(x) for x in out_files))
     table = SelectionTable(label, n, len(fit_files), d, n_out, len(out_files))
     data = fit_files[0] if len(fit_files) == 1 else fit_files
