@@ -4,7 +4,7 @@ Format: UTF-8 CSV with a header row. Required columns ``path,label``; optional `
 segment of the file), ``speaker``, ``split``. ``path`` is relative to the manifest's folder unless absolute.
 :func:`read_manifest` reports every problem at once, each with its line number; :func:`check_split` checks a
 train/test pair (the same audio on both sides, classes with too few training files).
-Builders for known corpus layouts live in :mod:`gmmspeech.prepare`.
+Builders for known corpus layouts live in :mod:`gmmspeech.data.prepare`.
 """
 
 from __future__ import annotations
