@@ -129,7 +129,8 @@ def demo(args) -> list[dict]:
     from gmmspeech.app.recipe import load_recipe
     from gmmspeech.data.featstore import FeatureCache, compute_features
     from gmmspeech.data.manifest import read_manifest
-    from gmmspeech.model.classifier import GMMClassifier, UBMClassifier
+    from gmmspeech.model.classifier import GMMClassifier
+    from gmmspeech.model.ubm_classifier import UBMClassifier
 
     pc = load_recipe(REPO / "recipes" / "demo_lid.toml")
     ub = load_recipe(REPO / "recipes" / "demo_lid_ubm.toml")
@@ -171,7 +172,8 @@ def synthetic(args) -> list[dict]:
     import numpy as np
 
     from gmmspeech.app.recipe import load_recipe
-    from gmmspeech.model.classifier import GMMClassifier, UBMClassifier
+    from gmmspeech.model.classifier import GMMClassifier
+    from gmmspeech.model.ubm_classifier import UBMClassifier
 
     pc = load_recipe(REPO / "recipes" / "demo_lid.toml").model
     ub = load_recipe(REPO / "recipes" / "demo_lid_ubm.toml").model

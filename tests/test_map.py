@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 from gmmspeech.app.recipe import ModelConfig, RecipeError, load_recipe
 from gmmspeech.core.gmm import DiagGMM, SuffStats, accumulate_chunks, accumulate_stats, maximize
 from gmmspeech.core.map import map_adapt, topc_log_likelihoods, train_ubm
-from gmmspeech.model.classifier import GMMClassifier, UBMClassifier
+from gmmspeech.model.classifier import GMMClassifier
 from gmmspeech.model.modelio import ModelFileError, load_model, save_model
+from gmmspeech.model.ubm_classifier import UBMClassifier
 
 from .conftest import toy_features
 

@@ -26,12 +26,13 @@ from ..frontend.features import FeatureConfig
 from ..infra.errors import GmmspeechError
 from ..infra.parallel import parallel_map
 from ..infra.progress import Progress
-from ..model.classifier import GMMClassifier, UBMClassifier
+from ..model.classifier import GMMClassifier
 from ..model.cluster import ClusterAccumulator, ClusterFitter
 from ..model.decision import UNKNOWN, decide
 from ..model.meta import ModelMeta, TrainingSummary
 from ..model.modelio import load_model, save_model
 from ..model.novelty import calibrate_novelty, file_novelty, read_novelty
+from ..model.ubm_classifier import UBMClassifier
 from .recipe import Recipe, load_recipe
 from .report import write_report
 from .settings import ModelConfig, Settings

@@ -15,14 +15,17 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.map import UBM_INITS, check_adapt
 from ..frontend.features import FeatureConfig
 from ..infra.errors import GmmspeechError
+from ..model.meta import MODEL_TYPES
 
 __all__ = ["ModelConfig", "MODEL_TYPES", "TASKS", "PRESETS", "TYPE_DEFAULTS", "Settings", "resolve",
            "SettingsError"]
 
 #: Model types a recipe's ``[model] type`` (or ``--model-type``) can name.
-MODEL_TYPES = ("per_class", "ubm_map")
+#: Initialisations of a per-class EM fit (DiagGMM's ``init``).
+GMM_INITS = ("kmeans++", "random", "split")
 
 #: Defaults that depend on the model type: per-class EM runs to convergence from k-means++; a UBM grows by
 #: mix-up and then runs a few EM iterations at full size over all frames (SIDEKIT uses 8, Kaldi 4).
@@ -75,13 +78,13 @@ class ModelConfig:
             if isinstance(v, bool) or not isinstance(v, int | float) or not (v > 0 if key == "relevance" else v >= 0):
                 raise ValueError(f"model.{key} must be a {'positive' if key == 'relevance' else 'non-negative'} "
                                  f"number, got {v!r}")
-        inits = ("mixup", "split", "kmeans++", "random") if self.type == "ubm_map" else ("kmeans++", "random",
-                                                                                          "split")
+        inits = UBM_INITS if self.type == "ubm_map" else GMM_INITS
         if self.init not in inits:
             raise ValueError(f"model.init must be one of {', '.join(inits)} for {self.type}, got {self.init!r}")
-        if not isinstance(self.adapt, str) or not self.adapt or not set(self.adapt) <= set("mwv"):
-            raise ValueError(f"model.adapt must combine 'm' (means), 'w' (weights), 'v' (variances), "
-                             f"got {self.adapt!r}")
+        try:
+            check_adapt(self.adapt)
+        except ValueError as exc:
+            raise ValueError(f"model.{exc}") from None
 
     def gmm_params(self) -> dict[str, Any]:
         """Keyword arguments for :class:`gmmspeech.gmm.DiagGMM`."""

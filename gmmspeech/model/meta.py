@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
+from ..core.map import check_adapt
 from ..frontend.features import FeatureConfig
 from ..infra.errors import GmmspeechError
 from .novelty import validate_novelty
@@ -345,10 +346,11 @@ def _map(block: Any, model_type: str, c: _Checker) -> MapSettings | None:
                              "and adapt")
     r = c.number(block["relevance"], "map.relevance", lo=1e-12)
     top_c = c.integer(block["top_c"], "map.top_c", lo=1)
-    a = block["adapt"]
-    if not isinstance(a, str) or not a or not set(a) <= set("mwv"):
-        raise c.fail("map.adapt", f"must combine 'm', 'w' and 'v', got {a!r}")
-    return MapSettings(relevance=r, top_c=top_c, adapt=a)
+    try:
+        adapt = check_adapt(block["adapt"])
+    except ValueError as exc:
+        raise ModelFileError(f"{c.source}: metadata map.{exc}") from None
+    return MapSettings(relevance=r, top_c=top_c, adapt=adapt)
 
 
 def _open_set(block: Any, classes: list[str], c: _Checker) -> OpenSetCalibration | None:

@@ -27,8 +27,9 @@ from .. import __version__
 from ..core.gmm import DiagGMM
 from ..frontend.features import FeatureConfig
 from ..infra.atomic import atomic_write
-from .classifier import GMMClassifier, UBMClassifier
+from .classifier import GMMClassifier
 from .meta import FORMAT_VERSION, MODEL_TYPES, MapSettings, ModelFileError, ModelMeta, OpenSetCalibration
+from .ubm_classifier import UBMClassifier
 
 __all__ = ["FORMAT_VERSION", "MODEL_TYPES", "ModelFileError", "ModelMeta", "save_model", "load_model"]
 

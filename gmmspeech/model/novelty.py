@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..infra.errors import GmmspeechError
+from .selection import n_parameters
 
 __all__ = ["frame_novelty", "outlier_frames", "segment_fractions", "calibrate_novelty", "file_novelty",
            "read_novelty", "validate_novelty", "NoveltyUnavailable",
@@ -118,8 +119,7 @@ def _optimism(clf: Any, n_frames: int) -> float:
         return 0.0
     p = 0
     for m in models.values():
-        k, d = np.shape(m.means_)
-        p += k - 1 + 2 * k * d
+        p += n_parameters(*np.shape(m.means_))
     return float(p / n_frames)
 
 

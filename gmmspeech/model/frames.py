@@ -1,0 +1,33 @@
+"""Small shared helpers of the classifiers: a class's frames as blocks, frame counts, parameter-cache keys."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["frame_blocks", "count_frames", "same_params_key", "UBM_KEY"]
+
+#: The UBM's slot among the class models in internal tables (no label can be this).
+UBM_KEY = "\0ubm"
+
+
+def frame_blocks(frames) -> list[np.ndarray]:
+    """A class's frames as a list of (n, D) arrays: an (N, D) array, or a list/tuple of per-file arrays.
+
+    Arrays are kept as they are (a memory-mapped block stays one, so a cluster E-step can still send its path).
+    """
+    if isinstance(frames, list | tuple):
+        return [np.asanyarray(b) for b in frames if len(b)]
+    return [np.asanyarray(frames)]
+
+
+def count_frames(frames) -> int:
+    """Number of frames of an (N, D) array or a list of per-file arrays."""
+    return sum(len(b) for b in frames) if isinstance(frames, list | tuple) else len(frames)
+
+
+def same_params_key(k1, k2) -> bool:
+    """Scoring-cache keys match: same dtype, same labels, and the very same parameter arrays (identity)."""
+    if k1[0] != k2[0] or len(k1[1]) != len(k2[1]):
+        return False
+    return all(a[0] == b[0] and all(x is y for x, y in zip(a[1:], b[1:], strict=True))
+               for a, b in zip(k1[1], k2[1], strict=True))
