@@ -19,6 +19,7 @@ from . import __version__
 from .app.recipe import resolve_settings
 from .app.settings import TASKS
 from .infra.errors import GmmspeechError, UsageError
+from .infra.text import terminal_safe
 
 app = typer.Typer(
     help="Train and evaluate GMM classifiers of languages, genres or speakers from audio.",
@@ -73,12 +74,17 @@ _DEBUG = {"on": bool(os.environ.get("GMMSPEECH_DEBUG"))}
 EXIT_INTERNAL = 3
 
 
+def _echo(text: str = "", *, err: bool = False) -> None:
+    """Print ``text`` with control characters made visible (labels and paths come from users' files)."""
+    typer.echo(terminal_safe(str(text)), err=err)
+
+
 def _err(msg: str) -> None:
-    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
+    typer.secho(terminal_safe(f"error: {msg}"), fg=typer.colors.RED, err=True)
 
 
 def _warn(msg: str) -> None:
-    typer.secho(f"warning: {msg}", fg=typer.colors.YELLOW, err=True)
+    typer.secho(terminal_safe(f"warning: {msg}"), fg=typer.colors.YELLOW, err=True)
 
 
 @contextlib.contextmanager
@@ -109,16 +115,16 @@ def _report_skipped(errors, what: str, *, fatal: bool = False) -> None:
     if errors:
         (_err if fatal else _warn)(f"{len(errors)} file(s) skipped during {what}:")
         for u, msg in errors:
-            typer.echo(f"  {u.name}{f' (manifest line {u.line})' if u.line else ''}: {msg}", err=True)
+            _echo(f"  {u.name}{f' (manifest line {u.line})' if u.line else ''}: {msg}", err=True)
 
 
 def _print_evaluation(res) -> None:
     from .app.report import format_confusion, format_metrics
 
-    typer.echo(format_metrics(res.metrics))
-    typer.echo("")
-    typer.echo("confusion matrix (rows: true class, columns: predicted)")
-    typer.echo(format_confusion(res.confusion, res.labels))
+    _echo(format_metrics(res.metrics))
+    _echo("")
+    _echo("confusion matrix (rows: true class, columns: predicted)")
+    _echo(format_confusion(res.confusion, res.labels))
     if res.unknown_labels:
         _warn(f"test labels unknown to the model (always counted wrong): {', '.join(res.unknown_labels)}")
 
@@ -139,18 +145,18 @@ def run(
         out = run_recipe(recipe, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
                          scheduler=scheduler)
         _report_skipped(out.training.errors, "training")
-        typer.echo(f"model saved to {out.model_path}", err=True)
+        _echo(f"model saved to {out.model_path}", err=True)
         ev = out.evaluation
         if ev is None:
             return
         _report_skipped(ev.errors, "evaluation")
-        typer.echo(f"recipe {out.recipe.name}: {out.n_train} training files, {out.n_test} test files, "
+        _echo(f"recipe {out.recipe.name}: {out.n_train} training files, {out.n_test} test files, "
                    f"{out.seconds:.1f} s")
         _print_evaluation(ev)
         if out.report_error:
             _err(out.report_error)
             raise typer.Exit(1)
-        typer.echo(f"report written to {out.report_dir}", err=True)
+        _echo(f"report written to {out.report_dir}", err=True)
 
 
 @app.command()
@@ -199,7 +205,7 @@ def train(
         res = train_model(manifest, output, st, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
                           scheduler=scheduler)
         _report_skipped(res.errors, "training")
-        typer.echo(f"model saved to {output} ({len(res.classifier.classes_)} classes)")
+        _echo(f"model saved to {output} ({len(res.classifier.classes_)} classes)")
 
 
 @app.command()
@@ -232,7 +238,7 @@ def score(
     with _user_errors():
         res = score_files(model, paths, top=top, segment=segment, open_set=open_set, reject_below=reject_below,
                           novelty=novelty, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache))
-        typer.echo(res.format(fmt.value))
+        _echo(res.format(fmt.value))
         _report_skipped(res.errors, "scoring", fatal=True)
     if res.errors:
         raise typer.Exit(1)
@@ -270,8 +276,8 @@ def evaluate(
         _print_evaluation(ev)
         if report is not None:
             if not any(p.name == "confusion.png" for p in ev.written):
-                typer.echo(f"note: {PLOT_MISSING}", err=True)
-            typer.echo(f"report written to {report}: {', '.join(p.name for p in ev.written)}", err=True)
+                _echo(f"note: {PLOT_MISSING}", err=True)
+            _echo(f"report written to {report}: {', '.join(p.name for p in ev.written)}", err=True)
 
 
 @app.command()
@@ -283,7 +289,7 @@ def inspect(
     from .app.inspection import inspect_model
 
     with _user_errors():
-        typer.echo(inspect_model(model, as_json=as_json))
+        _echo(inspect_model(model, as_json=as_json))
 
 
 class Layout(StrEnum):
@@ -328,8 +334,8 @@ def prepare(
             dev_fraction=dev_fraction, seed=seed, max_per_class=max_per_class, speaker_regex=speaker_regex,
             speakers=speakers, languages=languages.split(",") if languages else None, split=split,
             split_lists=split_lists, split_file=split_file)
-    typer.echo(json.dumps(prep.summary(), indent=2) if as_json else prep.format_summary())
-    typer.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
+    _echo(json.dumps(prep.summary(), indent=2) if as_json else prep.format_summary())
+    _echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
 
 
 @app.command("features")
@@ -351,9 +357,9 @@ def features_cmd(
         summary, errors = extract_manifest(manifest, _settings(task, config), n_jobs=jobs, quiet=quiet,
                                            cache=_feature_cache(cache, no_cache), scheduler=scheduler)
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        _echo(json.dumps(summary, indent=2))
     else:
-        typer.echo(f"{summary['ok']}/{summary['files']} files ({summary['from_cache']} from cache): "
+        _echo(f"{summary['ok']}/{summary['files']} files ({summary['from_cache']} from cache): "
                    f"{summary['frames']} frames x {summary['dims']} dims in {summary['seconds']:.2f} s; "
                    f"cache: {summary['cache'] or 'off'}")
     _report_skipped(errors, "feature extraction", fatal=True)
@@ -403,26 +409,25 @@ def select_cmd(
 
     def progress(label, row):
         if not quiet:
-            typer.echo(f"  {label or 'pooled':<12} K={row['k']:<5} loglik/frame {row['log_likelihood_per_frame']:9.3f}"
+            _echo(f"  {label or 'pooled':<12} K={row['k']:<5} loglik/frame {row['log_likelihood_per_frame']:9.3f}"
                        f"  {row['iterations']:>3} iterations  {row['seconds']:.1f} s", err=True)
 
     with _user_errors():
         res = select_for_manifest(manifest, _settings(task, config, {"iterations": iterations, "seed": seed}), ks,
                                   pooled=pooled, heldout=heldout, n_init=n_init, n_jobs=jobs, quiet=quiet,
-                                  cache=_feature_cache(cache, no_cache), progress=progress)
+                                  cache=_feature_cache(cache, no_cache), progress=progress, plot=plot)
         _report_skipped(res.errors, "feature extraction")
         if as_json:
-            typer.echo(json.dumps(res.to_dict(str(manifest), ks, pooled, heldout, n_init), indent=2))
+            _echo(json.dumps(res.to_dict(str(manifest), ks, pooled, heldout, n_init), indent=2))
         else:
-            typer.echo(res.format())
+            _echo(res.format())
         if plot is not None:
-            res.plot(plot)
-            typer.echo(f"plot written to {plot}", err=True)
+            _echo(f"plot written to {plot}", err=True)
 
 
 def _version_callback(value: bool):
     if value:
-        typer.echo(f"gmmspeech {__version__}")
+        _echo(f"gmmspeech {__version__}")
         raise typer.Exit()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -11,7 +12,8 @@ from typing import Any
 from ..data.featstore import FeatureCache, compute_features
 from ..data.manifest import Utterance, read_manifest
 from ..infra.errors import GmmspeechError
-from ..model.selection import SelectionTable, format_selection, plot_selection, select_per_class
+from ..infra.outputs import check_output_file
+from ..model.selection import PLOT_MISSING, SelectionTable, format_selection, plot_selection, select_per_class
 from .pipeline import SchedulerNeedsCache, group_by_class
 from .settings import Settings
 
@@ -78,8 +80,16 @@ class SelectResult:
 def select_for_manifest(manifest: str | os.PathLike, settings: Settings, components: Sequence[int], *,
                         pooled: bool = False, heldout: float = 0.0, n_init: int = 3, n_jobs: int | None = None,
                         quiet: bool = False, cache: FeatureCache | None = None,
-                        progress: Callable[[str | None, dict], None] | None = None) -> SelectResult:
-    """Fit a GMM for every candidate K on a manifest's features (per class, or pooled), with ``settings``."""
+                        progress: Callable[[str | None, dict], None] | None = None,
+                        plot: str | os.PathLike | None = None) -> SelectResult:
+    """Fit a GMM for every candidate K on a manifest's features (per class, or pooled), with ``settings``.
+
+    With ``plot``, the criteria are drawn to that PNG at the end (its folder is checked before any work).
+    """
+    if plot is not None:
+        if importlib.util.find_spec("matplotlib") is None:
+            raise PlotUnavailable(f"{plot}: {PLOT_MISSING}")
+        check_output_file(plot)
     cfg, mc = settings.features, settings.model
     utts = read_manifest(manifest)
     fs = compute_features(utts, cfg, n_jobs=n_jobs, progress=not quiet, desc="features", cache=cache)
@@ -88,4 +98,7 @@ def select_for_manifest(manifest: str | os.PathLike, settings: Settings, compone
                               max_iter=mc.iterations, tol=mc.tolerance, var_floor=mc.var_floor,
                               init=mc.init if mc.type == "per_class" else "kmeans++",
                               n_init=n_init, n_jobs=n_jobs, progress=progress)
-    return SelectResult(tables, settings, fs.errors)
+    res = SelectResult(tables, settings, fs.errors)
+    if plot is not None:
+        res.plot(plot)
+    return res

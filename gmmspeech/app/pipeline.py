@@ -24,6 +24,7 @@ from ..data.featstore import FeatureCache, compute_features, load_or_compute
 from ..data.manifest import ManifestError, Utterance, check_split, read_manifest
 from ..frontend.features import FeatureConfig
 from ..infra.errors import GmmspeechError
+from ..infra.outputs import check_output_file
 from ..infra.parallel import parallel_map
 from ..infra.progress import Progress
 from ..model.classifier import GMMClassifier
@@ -34,7 +35,7 @@ from ..model.modelio import load_model, save_model
 from ..model.novelty import calibrate_novelty, file_novelty, read_novelty
 from ..model.ubm_classifier import UBMClassifier
 from .recipe import Recipe, load_recipe
-from .report import write_report
+from .report import check_report_dir, write_report
 from .settings import ModelConfig, Settings
 
 __all__ = ["TrainResult", "EvalResult", "RunResult", "train_classifier", "evaluate_classifier", "train_model",
@@ -257,6 +258,7 @@ def train_model(manifest: str | os.PathLike, output: str | os.PathLike, settings
 
     Returns the :class:`TrainResult` (skipped files in ``errors``); the model is written atomically to ``output``.
     """
+    check_output_file(output)
     utts = read_manifest(manifest)
     res = train_classifier(utts, settings.features, settings.model, n_jobs=n_jobs, quiet=quiet, cache=cache,
                            scheduler=scheduler, settings=settings)
@@ -272,6 +274,8 @@ def evaluate_model(model: str | os.PathLike, manifest: str | os.PathLike, *, rep
 
     The files written are listed in ``EvalResult.written``.
     """
+    if report is not None:
+        check_report_dir(report)
     clf, meta = load_model(model)
     utts = read_manifest(manifest)
     ev = evaluate_classifier(clf, meta.features, utts, n_jobs=n_jobs, quiet=quiet, cache=cache, open_set=open_set,
@@ -315,16 +319,19 @@ def run_recipe(recipe: str | os.PathLike, *, n_jobs: int | None = None, quiet: b
                            names=(r.train.name, r.test.name if r.test else "test"))
     if problems:
         raise ManifestError(f"{r.train} / {r.test}", [(0, m) for m in problems])
+    model_path = check_output_file(r.model_path or Path("models") / f"{r.name}.npz")
+    report_dir = (r.report_dir or Path("reports") / r.name) if test_utts is not None else None
+    if report_dir is not None:
+        check_report_dir(report_dir)
     res = train_classifier(train_utts, r.features, r.model, n_jobs=n_jobs, quiet=quiet, recipe=r.name, cache=cache,
                            scheduler=scheduler, settings=r.settings)
-    model_path = r.model_path or Path("models") / f"{r.name}.npz"
     res.meta = save_model(res.classifier, model_path, res.meta)
     out = RunResult(r, res, model_path, len(train_utts))
     if test_utts is not None:
         out.n_test = len(test_utts)
         out.evaluation = evaluate_classifier(res.classifier, r.features, test_utts, n_jobs=n_jobs, quiet=quiet,
                                              cache=cache, scheduler=scheduler)
-        out.report_dir = r.report_dir or Path("reports") / r.name
+        out.report_dir = report_dir
         ev = out.evaluation
         try:
             ev.written = write_report(out.report_dir, ev.predictions, ev.metrics, ev.confusion, ev.labels)

@@ -19,6 +19,7 @@ Unknown keys are an error that names the key and the file.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,8 @@ class Recipe:
     min_files: int = 1
     settings: Settings | None = None
 
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 
 _SCHEMA: dict[str, set[str] | None] = {
     "name": None, "description": None, "task": None,
@@ -121,8 +124,13 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
         raise fail(f"parallel.scheduler must be a Dask scheduler address like 'tcp://HOST:8786', got {scheduler!r}")
     name = doc.get("name", path.stem)
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or name in (".", ".."):
+        raise fail(f"name must be a plain name (letters, digits, '.', '_', '-'; no folders), got {name!r}: it "
+                   "names the default model file models/NAME.npz and report folder reports/NAME")
+    if jobs is not None and not -64 <= jobs <= 4096:
+        raise fail(f"parallel.jobs must be between -64 and 4096, got {jobs}")
     return Recipe(
-        path=path.resolve(), name=str(name), description=str(doc.get("description", "")), task=task,
+        path=path.resolve(), name=name, description=str(doc.get("description", "")), task=task,
         train=rel(data.get("train"), "data.train"), test=rel(data.get("test"), "data.test"),
         features=settings.features, model=settings.model, settings=settings,
         report_dir=rel(doc.get("evaluate", {}).get("report"), "evaluate.report"),

@@ -16,10 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from ..infra.atomic import atomic_write, atomic_write_text
+from ..infra.atomic import atomic_write
+from ..infra.outputs import check_output_dir, replace_dir
 from ..infra.plotting import agg_figure_class
+from ..infra.text import csv_safe
 
-__all__ = ["format_confusion", "format_metrics", "write_report", "plot_confusion", "PLOT_MISSING"]
+__all__ = ["format_confusion", "format_metrics", "write_report", "check_report_dir", "plot_confusion",
+           "PLOT_MISSING", "REPORT_FILES"]
 
 #: One-line note printed when matplotlib (the ``plot`` extra) is not installed.
 PLOT_MISSING = ("confusion.png not written: matplotlib is not installed "
@@ -52,9 +55,10 @@ def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLik
     fig = Figure(figsize=(side + 1.2, side), dpi=110, layout="constrained")
     ax = fig.add_subplot()
     im = ax.imshow(rate, cmap="Blues", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(n), labels, rotation=45 if max(map(len, labels), default=0) > 3 else 0, ha="right"
-                  if max(map(len, labels), default=0) > 3 else "center")
-    ax.set_yticks(range(n), labels)
+    long = max(map(len, labels), default=0) > 3
+    # parse_math=False: labels are drawn literally ('$x$' is not mathtext, a bad macro cannot fail the plot)
+    ax.set_xticks(range(n), labels, rotation=45 if long else 0, ha="right" if long else "center", parse_math=False)
+    ax.set_yticks(range(n), labels, parse_math=False)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title or f"confusion matrix ({int(cm.sum())} items; colour = row %)")
@@ -100,35 +104,48 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: The files a report folder may hold (a folder holding anything else is never replaced).
+REPORT_FILES = ("predictions.csv", "metrics.json", "confusion.csv", "confusion.png")
+
+
+def check_report_dir(report_dir: str | os.PathLike) -> Path:
+    """Check, before any work, that ``report_dir`` can be written as a report folder (see :func:`write_report`)."""
+    return check_output_dir(report_dir, REPORT_FILES)
+
+
 def write_report(report_dir: str | os.PathLike, predictions: list[dict[str, Any]], metrics: dict[str, Any],
                  cm: np.ndarray, labels: Sequence[str], *, plot: bool = True) -> list[Path]:
     """Write ``predictions.csv``, ``metrics.json``, ``confusion.csv`` and ``confusion.png`` into ``report_dir``.
 
-    Every file is written atomically. ``predictions`` rows are dicts with the same keys (e.g. file, truth,
-    predicted, score_<class>...). ``confusion.png`` needs matplotlib; without it (or with ``plot=False``) it is
-    skipped and the other three files are still written. Returns the paths written.
+    The folder is replaced as a whole (:func:`gmmspeech.infra.outputs.replace_dir`): it holds all files of this
+    run or, if the run is killed, the previous run's -- never a mix. A folder holding other files is refused.
+    ``predictions`` rows are dicts with the same keys (e.g. file, truth, predicted, score_<class>...); text cells
+    are neutralised against spreadsheet formula injection. ``confusion.png`` needs matplotlib; without it (or
+    with ``plot=False``) it is skipped and the other files are still written. Returns the paths written.
     """
-    d = Path(report_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    written = []
+    check_report_dir(report_dir)
+    return replace_dir(report_dir, lambda d: _write_report_files(d, predictions, metrics, cm, labels, plot))
 
+
+def _write_report_files(d: Path, predictions, metrics, cm, labels, plot: bool) -> list[Path]:
+    written = []
     buf = io.StringIO()
     if predictions:
         w = csv.DictWriter(buf, fieldnames=list(predictions[0]), lineterminator="\n")
         w.writeheader()
-        w.writerows(predictions)
-    atomic_write_text(d / "predictions.csv", buf.getvalue())
+        w.writerows({k: csv_safe(v) for k, v in row.items()} for row in predictions)
+    (d / "predictions.csv").write_text(buf.getvalue(), encoding="utf-8")
     written.append(d / "predictions.csv")
 
-    atomic_write_text(d / "metrics.json", json.dumps(metrics, indent=2, sort_keys=False) + "\n")
+    (d / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     written.append(d / "metrics.json")
 
     buf = io.StringIO()
     w2 = csv.writer(buf, lineterminator="\n")
-    w2.writerow(["true\\pred", *labels])
+    w2.writerow(["true\\pred", *map(csv_safe, labels)])
     for i, lab in enumerate(labels):
-        w2.writerow([lab, *(int(v) for v in cm[i])])
-    atomic_write_text(d / "confusion.csv", buf.getvalue())
+        w2.writerow([csv_safe(lab), *(int(v) for v in cm[i])])
+    (d / "confusion.csv").write_text(buf.getvalue(), encoding="utf-8")
     written.append(d / "confusion.csv")
     if plot:
         try:

@@ -23,6 +23,7 @@ from ..data.featstore import FeatureCache, compute_features
 from ..data.manifest import Utterance, read_manifest
 from ..frontend.audio import AUDIO_EXTENSIONS, AudioError, audio_duration
 from ..infra.errors import GmmspeechError
+from ..infra.text import csv_safe
 from ..model.decision import decide
 from ..model.modelio import load_model
 from ..model.novelty import file_novelty, read_novelty
@@ -142,11 +143,12 @@ def format_rows(rows: list[dict[str, Any]], classes: Sequence[str], fmt: str, *,
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["file", "start", "end", "frames", "predicted", "best", "loglik", "margin", "top",
-                    *(f"posterior_{c}" for c in classes), *(["outlier_fraction", "novel"] if nov else [])])
+                    *(csv_safe(f"posterior_{c}") for c in classes), *(["outlier_fraction", "novel"] if nov else [])])
         for r in rows:
-            w.writerow([r["file"], "" if r["start"] is None else r["start"], "" if r["end"] is None else r["end"],
-                        r["frames"], r["predicted"], r["best"], r["loglik"], "" if r["margin"] is None else r["margin"],
-                        " ".join(t["class"] for t in r["top"]), *(r["posteriors"][c] for c in classes),
+            w.writerow([csv_safe(r["file"]), "" if r["start"] is None else r["start"],
+                        "" if r["end"] is None else r["end"], r["frames"], csv_safe(r["predicted"]),
+                        csv_safe(r["best"]), r["loglik"], "" if r["margin"] is None else r["margin"],
+                        csv_safe(" ".join(t["class"] for t in r["top"])), *(r["posteriors"][c] for c in classes),
                         *([r.get("outlier_fraction", ""), int(r["novel"]) if "novel" in r else ""] if nov else [])])
         return buf.getvalue().rstrip("\n")
     if fmt != "table":

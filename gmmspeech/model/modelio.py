@@ -34,6 +34,14 @@ from .ubm_classifier import UBMClassifier
 __all__ = ["FORMAT_VERSION", "MODEL_TYPES", "ModelFileError", "ModelMeta", "save_model", "load_model"]
 
 _UBM_ARRAYS = ("ubm_weights", "ubm_means", "ubm_variances")
+#: The arrays a model file may hold, with their number of dimensions.
+_ARRAYS = {"weights": 2, "means": 3, "variances": 3, "meta": 0, "ubm_weights": 1, "ubm_means": 2,
+           "ubm_variances": 2}
+#: Largest model file content accepted (bytes, uncompressed): 4 GiB is 100 classes x 4096 Gaussians x 600 dims.
+MAX_MODEL_BYTES = 4 * 2**30
+#: Largest compression ratio accepted for a member bigger than 16 MiB (float arrays compress by at most ~10x;
+#: a bigger ratio is a decompression bomb).
+MAX_COMPRESSION_RATIO = 50
 
 
 def save_model(classifier: GMMClassifier, path: str | os.PathLike, meta: ModelMeta | None = None, *,
@@ -100,6 +108,47 @@ def _sniff(path: Path) -> str | None:
     return "not a gmmspeech model file (expected an .npz archive)"
 
 
+def _check_archive(path: Path, bad) -> None:
+    """Refuse an archive whose members could exhaust memory, before anything is decompressed or allocated.
+
+    Every member must be one of the known arrays, its ``.npy`` header must declare a plain numeric (or, for
+    ``meta``, unicode) dtype and exactly as many bytes as the member holds, the total must stay under
+    :data:`MAX_MODEL_BYTES` and large members must not be compressed more than :data:`MAX_COMPRESSION_RATIO`.
+    """
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        missing = {"weights", "means", "variances", "meta"} - {i.filename.removesuffix(".npy") for i in infos}
+        if missing:
+            raise bad(f"not a gmmspeech model file (missing {', '.join(sorted(missing))})")
+        total = sum(i.file_size for i in infos)
+        if total > MAX_MODEL_BYTES:
+            raise bad(f"declares {total} bytes of arrays, more than the {MAX_MODEL_BYTES} a model may hold")
+        for info in infos:
+            name = info.filename.removesuffix(".npy")
+            if name not in _ARRAYS or not info.filename.endswith(".npy"):
+                raise bad(f"unexpected entry {info.filename!r} (a model holds only {', '.join(_ARRAYS)})")
+            if info.file_size > 16 * 2**20 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+                raise bad(f"entry {name!r} inflates {info.compress_size} bytes to {info.file_size}; refused")
+            with zf.open(info) as f:
+                try:
+                    version = np.lib.format.read_magic(f)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read(f, max_header_size=10_000)
+                except ValueError as exc:
+                    raise bad(f"entry {name!r} is not a valid .npy array ({exc})") from None
+                header = f.tell() if f.seekable() else None
+            if dtype.hasobject or dtype.kind not in ("U" if name == "meta" else "f"):
+                raise bad(f"entry {name!r} has dtype {dtype}, expected "
+                          f"{'a JSON string (unicode)' if name == 'meta' else 'floating-point numbers'}")
+            if len(shape) != _ARRAYS[name]:
+                raise bad(f"entry {name!r} has {len(shape)} dimensions, expected {_ARRAYS[name]}")
+            payload = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if header is not None and header + payload != info.file_size:
+                raise bad(f"entry {name!r} declares shape {tuple(shape)} ({payload} bytes) but holds "
+                          f"{info.file_size - header}")
+
+
 def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, ModelMeta]:
     """Load a model file written by :func:`save_model`; returns ``(classifier, meta)`` (a :class:`ModelMeta`).
 
@@ -123,6 +172,7 @@ def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, ModelMeta]:
     if reason or not zipfile.is_zipfile(path):
         raise bad(reason or "not a gmmspeech model file (expected an .npz archive)")
     try:
+        _check_archive(path, bad)
         with np.load(path, allow_pickle=False) as z:
             missing = {"weights", "means", "variances", "meta"} - set(z.files)
             if missing:

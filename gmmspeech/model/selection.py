@@ -306,7 +306,7 @@ def plot_selection(tables: Sequence[SelectionTable], path: str | os.PathLike) ->
         ax.set_xticks(ks, [str(k) for k in ks])
         ax.set_xlabel("components K")
         ax.set_ylabel("nats per frame (lower is better)")
-        ax.set_title("pooled" if t.label is None else str(t.label))
+        ax.set_title("pooled" if t.label is None else str(t.label), parse_math=False)
         ax.legend(fontsize=7)
     if len(tables) > len(shown):
         fig.suptitle(f"first {len(shown)} of {len(tables)} classes")
