@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
 from . import __version__
 from .app.recipe import resolve_settings
@@ -21,9 +22,55 @@ from .app.settings import TASKS
 from .infra.errors import GmmspeechError, UsageError
 from .infra.text import terminal_safe
 
-app = typer.Typer(
+#: How each parameter's value is shown in --help (by parameter name; flags show none).
+METAVARS = {
+    "recipe": "RECIPE", "manifest": "MANIFEST", "model": "MODEL", "paths": "PATH", "layout": "LAYOUT",
+    "root": "ROOT", "jobs": "N", "cache": "DIR", "task": "language|speaker|genre", "config": "FILE",
+    "components": "K", "iterations": "N", "tol": "X", "init": "METHOD", "var_floor": "X", "seed": "N",
+    "model_type": "per_class|ubm_map", "relevance": "R", "top_c": "C", "adapt": "[mwv]", "top": "K",
+    "segment": "SECONDS", "fmt": "table|csv|json", "report": "DIR", "reject_below": "T", "test_fraction": "F",
+    "dev_fraction": "F", "max_per_class": "N", "speaker_regex": "REGEX", "speakers": "FILE", "languages": "LANGS",
+    "split": "random|filtered", "split_lists": "DIR", "split_file": "FILE", "min_files": "N", "heldout": "F",
+    "n_init": "N", "plot": "FILE", "scheduler": "tcp://HOST:PORT", "out": "DIR", "name": "NAME", "folds": "K",
+    "group": "COLUMN",
+}
+
+
+class _Command(TyperCommand):
+    """Usage lines that read ``gmmspeech train [OPTIONS] MANIFEST`` (required arguments bare, optional ones in
+    brackets, repeatable ones with ``...``) and plain metavars (:data:`METAVARS`) instead of types."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.name in METAVARS and not getattr(param, "is_flag", False):
+                param.metavar = METAVARS[param.name]
+            if param.name == "output":
+                param.metavar = "DIR" if self.name == "prepare" else "MODEL"
+            if self.name == "select" and param.name == "manifest":
+                param.metavar = "MANIFEST|RECIPE"
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = (param.metavar or (param.name or "").upper()) + ("..." if param.nargs != 1 else "")
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
+class _App(typer.Typer):
+    """The app, every command rendered by :class:`_Command`."""
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _App(
     help="Train and evaluate GMM classifiers of languages, genres or speakers from audio.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")]
@@ -54,7 +101,7 @@ TaskOpt = Annotated[Task | None, typer.Option(
     "--task", help="Task preset: feature and model settings measured for language, speaker or genre "
                    "(under --config and explicit options; see README's preset table). Default: none.")]
 ConfigOpt = Annotated[Path | None, typer.Option(
-    help="TOML with settings: a recipe (its task, \\[features] and \\[model] tables) or top-level "
+    help="TOML with settings: a recipe (its task, [features] and [model] tables) or top-level "
          "FeatureConfig keys. Overrides --task's preset; explicit options override it.")]
 
 
@@ -110,6 +157,12 @@ def _user_errors():
         raise typer.Exit(EXIT_INTERNAL) from None
 
 
+def _one_open_set(open_set: bool, reject_below: float | None) -> None:
+    if open_set and reject_below is not None:
+        raise UsageError("--open-set and --reject-below both set the open-set thresholds: give one of them "
+                         "(--open-set: per-class thresholds calibrated at training; --reject-below T: one for all)")
+
+
 def _report_skipped(errors, what: str, *, fatal: bool = False) -> None:
     """List files that failed: an ``error:`` when the command will exit non-zero, else a ``warning:``."""
     if errors:
@@ -131,32 +184,102 @@ def _print_evaluation(res) -> None:
 
 @app.command()
 def run(
-    recipe: Annotated[Path, typer.Argument(help="Recipe TOML file, e.g. recipes/demo_lid.toml.")],
+    recipe: Annotated[str, typer.Argument(help="Recipe TOML file, or a bundled recipe: demo (language ID), "
+                                               "demo-genre (music genre); see `gmmspeech recipes`.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for models/ and reports/ (default: the "
+                                             "recipe's paths; for a bundled demo, the current folder).")] = None,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
     scheduler: SchedulerOpt = None,
 ):
-    """Run a recipe end to end: features, training, model file, evaluation report."""
+    """Run a recipe end to end: features, training, model file, evaluation report.
+
+    \b
+    Examples:
+      gmmspeech run demo                       # bundled 6-language demo, writes ./models and ./reports
+      gmmspeech run recipes/gtzan_genre.toml -j 2
+    """
+    from .app.bundled import bundled_run
     from .app.pipeline import run_recipe
 
     with _user_errors():
-        out = run_recipe(recipe, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
+        res = run_recipe(bundled_run(recipe, out), n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
                          scheduler=scheduler)
-        _report_skipped(out.training.errors, "training")
-        _echo(f"model saved to {out.model_path}", err=True)
-        ev = out.evaluation
+        _report_skipped(res.training.errors, "training")
+        _note_convergence(res.training.meta)
+        _echo(f"model saved to {res.model_path}", err=True)
+        ev = res.evaluation
         if ev is None:
             return
         _report_skipped(ev.errors, "evaluation")
-        _echo(f"recipe {out.recipe.name}: {out.n_train} training files, {out.n_test} test files, "
-                   f"{out.seconds:.1f} s")
+        _echo(f"recipe {res.recipe.name}: {res.n_train} training files, {res.n_test} test files, "
+              f"{res.seconds:.1f} s")
         _print_evaluation(ev)
-        if out.report_error:
-            _err(out.report_error)
+        if res.report_error:
+            _err(res.report_error)
             raise typer.Exit(1)
-        _echo(f"report written to {out.report_dir}", err=True)
+        _echo(f"report written to {res.report_dir}", err=True)
+
+
+def _note_convergence(meta) -> None:
+    """Say what '(not converged)' in the training lines means, once, when it applies."""
+    tr = meta.training
+    if tr is None or not tr.not_converged:
+        return
+    model = tr.model or {}
+    _echo(f"note: EM stopped at the {model.get('iterations')}-iteration limit before the log-likelihood changed by "
+          f"less than {model.get('tolerance')} per frame for {len(tr.not_converged)} of {len(tr.converged)} "
+          "class(es) ('not converged'). The models are usable; the last iterations only refine them. Raise "
+          "--iterations (or [model] iterations) if held-out accuracy still improves with more.", err=True)
+
+
+recipes_app = _App(no_args_is_help=False, invoke_without_command=True, rich_markup_mode=None,
+                   context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+app.add_typer(recipes_app, name="recipes")
+
+
+@recipes_app.callback()
+def recipes_list(ctx: typer.Context):
+    """The recipes shipped with gmmspeech: list them (name, task, description), copy one out to edit.
+
+    \b
+    Examples:
+      gmmspeech recipes
+      gmmspeech recipes copy gtzan_genre .     # then edit its [data] paths and run it
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from .app.bundled import ALIASES, bundled_recipes
+
+    with _user_errors():
+        rows = bundled_recipes()
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        where = "runs anywhere (data bundled)" if r["runs_anywhere"] else "needs its corpus"
+        _echo(f"{r['name']:<{width}}  {r['task'] or '-':<8}  {where:<28}  {r['description']}")
+    _echo("aliases: " + ", ".join(f"{a} = {n}" for a, n in ALIASES.items()) + " (gmmspeech run demo)")
+
+
+@recipes_app.command("copy")
+def recipes_copy(
+    name: Annotated[str, typer.Argument(help="Bundled recipe name (see `gmmspeech recipes`).")],
+    dest: Annotated[Path, typer.Argument(help="Folder (or file name) to copy it to.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+):
+    """Copy a bundled recipe out for editing.
+
+    \b
+    Examples:
+      gmmspeech recipes copy gtzan_genre .
+      gmmspeech recipes copy demo my_lid.toml
+    """
+    from .app.bundled import copy_recipe
+
+    with _user_errors():
+        target = copy_recipe(name, dest, overwrite=force)
+    _echo(f"copied to {target}")
 
 
 @app.command()
@@ -166,23 +289,23 @@ def train(
     task: TaskOpt = None,
     config: ConfigOpt = None,
     components: Annotated[int | None, typer.Option(help="Gaussians per class (ubm_map: of the UBM). "
-                                                        "Default 64, or the task preset's.")] = None,
+                                                        "Default 64, or the task preset's.", min=1)] = None,
     iterations: Annotated[int | None, typer.Option(help="Maximum EM iterations (default: 50 per class; "
-                                                        "ubm_map: 8 at the UBM's full size).")] = None,
+                                                        "ubm_map: 8 at the UBM's full size).", min=1)] = None,
     tol: Annotated[float | None, typer.Option(help="Convergence threshold on log-likelihood per frame "
-                                                   "(default 1e-4).")] = None,
+                                                   "(default 1e-4).", min=0.0)] = None,
     init: Annotated[str | None, typer.Option(help="Initialisation: kmeans++, random or split (default: "
                                                   "kmeans++); ubm_map: mixup (default) or kmeans++.")] = None,
     var_floor: Annotated[float | None, typer.Option(help="Variance floor relative to the global variance "
-                                                         "(default 1e-3).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+                                                         "(default 1e-3).", min=0.0)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).", min=0)] = None,
     model_type: Annotated[ModelType | None, typer.Option("--model-type", help="per_class (default): one GMM per "
                                                          "label trained by EM; ubm_map: one UBM on all labels, each "
                                                          "label MAP-adapted from it (GMM-UBM).")] = None,
     relevance: Annotated[float | None, typer.Option(help="ubm_map: MAP relevance factor in frames "
-                                                         "(default 16).")] = None,
+                                                         "(default 16).", min=1e-6)] = None,
     top_c: Annotated[int | None, typer.Option("--top-c", help="ubm_map: UBM components scored per frame "
-                                                              "(default 5).")] = None,
+                                                              "(default 5).", min=1)] = None,
     adapt: Annotated[str | None, typer.Option(help="ubm_map: adapted parameters, any of m (means), w (weights), "
                                                    "v (variances); default m.")] = None,
     jobs: JobsOpt = None,
@@ -194,6 +317,11 @@ def train(
     """Train one GMM per label of a manifest (or a GMM-UBM with --model-type ubm_map) and save the model.
 
     Settings: built-in defaults, then the --task preset, then --config, then the options given here.
+
+    \b
+    Examples:
+      gmmspeech train data_manifests/demo/train.csv -o lid.npz --task language
+      gmmspeech train train.csv -o spk.npz --task speaker --model-type ubm_map --components 256
     """
     from .app.pipeline import train_model
 
@@ -232,10 +360,16 @@ def score(
     """Tell which class each audio file (or segment) belongs to; exit code 1 if any file failed.
 
     Posteriors are the softmax of the per-class mean log-likelihoods per frame (flat prior).
+
+    \b
+    Examples:
+      gmmspeech score models/demo_lid.npz clip.flac
+      gmmspeech score models/demo_lid.npz recordings/ --segment 3 --format csv > scores.csv
     """
     from .app.scoring import score_files
 
     with _user_errors():
+        _one_open_set(open_set, reject_below)
         res = score_files(model, paths, top=top, segment=segment, open_set=open_set, reject_below=reject_below,
                           novelty=novelty, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache))
         _echo(res.format(fmt.value))
@@ -264,11 +398,18 @@ def evaluate(
                                           "calibrated at training time look like no class (outlier frames); "
                                           "adds outlier-fraction and novel columns.")] = False,
 ):
-    """Score a labelled test set: accuracy, per-class metrics, equal error rate and the confusion matrix."""
+    """Score a labelled test set: accuracy, per-class metrics, equal error rate and the confusion matrix.
+
+    \b
+    Examples:
+      gmmspeech evaluate models/demo_lid.npz data_manifests/demo/test.csv
+      gmmspeech evaluate lid.npz test.csv --report reports/lid --open-set
+    """
     from .app.pipeline import evaluate_model
     from .app.report import PLOT_MISSING
 
     with _user_errors():
+        _one_open_set(open_set, reject_below)
         ev = evaluate_model(model, manifest, report=report, open_set=open_set, reject_below=reject_below,
                             novelty=novelty, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
                             scheduler=scheduler)
@@ -285,7 +426,13 @@ def inspect(
     model: Annotated[Path, typer.Argument(help="Model file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
 ):
-    """Show a model's classes, components, feature configuration and training summary."""
+    """Show a model's classes, components, feature configuration and training summary.
+
+    \b
+    Examples:
+      gmmspeech inspect models/demo_lid.npz
+      gmmspeech inspect models/demo_lid.npz --json
+    """
     from .app.inspection import inspect_model
 
     with _user_errors():
@@ -308,10 +455,13 @@ def prepare(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for train.csv, test.csv (dev.csv), "
                                                                 "summary.json, e.g. data_manifests/NAME.")],
     test_fraction: Annotated[float | None, typer.Option(help="Share of each class for test (layouts "
-                                                              "without an official split).")] = None,
-    dev_fraction: Annotated[float | None, typer.Option(help="Share of each class for dev.")] = None,
+                                                              "without an official split).", min=0.0, max=0.95)]
+    = None,
+    dev_fraction: Annotated[float | None, typer.Option(help="Share of each class for dev.", min=0.0, max=0.95)]
+    = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the split and of --max-per-class.")] = None,
-    max_per_class: Annotated[int | None, typer.Option(help="Keep at most N files per class (seeded).")] = None,
+    max_per_class: Annotated[int | None, typer.Option(help="Keep at most N files per class (seeded).", min=1)]
+    = None,
     speaker_regex: Annotated[str | None, typer.Option(help="folders: regex on the file name giving the speaker "
                                                            "(first group); speakers stay on one side.")] = None,
     speakers: Annotated[Path | None, typer.Option(help="folders: CSV with speaker and path/file columns.")] = None,
@@ -320,12 +470,18 @@ def prepare(
     split_lists: Annotated[Path | None, typer.Option(help="gtzan: folder with train/valid/test_filtered.txt.")]
     = None,
     split_file: Annotated[Path | None, typer.Option(help="voxceleb1: iden_split.txt if not in ROOT.")] = None,
-    min_files: Annotated[int, typer.Option(help="Refuse classes with fewer training files.")] = 1,
+    min_files: Annotated[int, typer.Option(help="Refuse classes with fewer training files.", min=1)] = 1,
     no_probe: Annotated[bool, typer.Option("--no-probe", help="Do not read file headers (faster; no hours, "
                                                               "unreadable files not caught).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ):
-    """Build train/test (and dev) manifests from a corpus in its published layout."""
+    """Build train/test (and dev) manifests from a corpus in its published layout.
+
+    \b
+    Examples:
+      gmmspeech prepare gtzan /data/GTZAN -o data_manifests/gtzan
+      gmmspeech prepare folders /data/mine -o data_manifests/mine --test-fraction 0.2 --speaker-regex '^(\\w+?)_'
+    """
     from .app.corpora import prepare_corpus
 
     with _user_errors():
@@ -350,7 +506,13 @@ def features_cmd(
     scheduler: SchedulerOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ):
-    """Extract the features of every file of a manifest into the feature cache; list the files that fail."""
+    """Extract the features of every file of a manifest into the feature cache; list the files that fail.
+
+    \b
+    Examples:
+      gmmspeech features data_manifests/demo/train.csv --task language
+      gmmspeech features train.csv --config recipes/gtzan_genre.toml --json
+    """
     from .app.explore import extract_manifest
 
     with _user_errors():
@@ -380,7 +542,8 @@ def _parse_components(text: str) -> list[int]:
 
 @app.command("select")
 def select_cmd(
-    manifest: Annotated[Path, typer.Argument(help="Manifest (CSV with path,label) of the training files.")],
+    manifest: Annotated[Path, typer.Argument(help="Manifest (CSV with path,label) of the training files, or a "
+                                                  "recipe (its training manifest and its settings).")],
     components: Annotated[str, typer.Option(help="Candidate numbers of Gaussians, comma-separated.")]
     = "4,8,16,32,64",
     pooled: Annotated[bool, typer.Option("--pooled", help="One table for all classes' frames together "
@@ -390,7 +553,7 @@ def select_cmd(
                                            min=0.0, max=0.9)] = 0.0,
     task: TaskOpt = None,
     config: ConfigOpt = None,
-    iterations: Annotated[int | None, typer.Option(help="Maximum EM iterations (default 50).")] = None,
+    iterations: Annotated[int | None, typer.Option(help="Maximum EM iterations (default 50).", min=1)] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed, the same for every K (default 0).")] = None,
     n_init: Annotated[int, typer.Option(help="Initialisations per K; the best fit is kept (guards against a "
                                              "local optimum picking the wrong K).", min=1)] = 3,
@@ -402,8 +565,14 @@ def select_cmd(
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
 ):
-    """Fit a GMM for every candidate K (per class or pooled): log-likelihood, BIC, AIC; * marks the best K."""
-    from .app.explore import select_for_manifest
+    """Fit a GMM for every candidate K (per class or pooled): log-likelihood, BIC, AIC; * marks the best K.
+
+    \b
+    Examples:
+      gmmspeech select data_manifests/demo/train.csv --task language --components 8,16,32,64
+      gmmspeech select train.csv --pooled --heldout 0.2 --plot select.png
+    """
+    from .app.explore import select_for_manifest, select_inputs
 
     ks = _parse_components(components)
 
@@ -413,6 +582,7 @@ def select_cmd(
                        f"  {row['iterations']:>3} iterations  {row['seconds']:.1f} s", err=True)
 
     with _user_errors():
+        manifest, config = select_inputs(manifest, config)
         res = select_for_manifest(manifest, _settings(task, config, {"iterations": iterations, "seed": seed}), ks,
                                   pooled=pooled, heldout=heldout, n_init=n_init, n_jobs=jobs, quiet=quiet,
                                   cache=_feature_cache(cache, no_cache), progress=progress, plot=plot)
@@ -421,6 +591,8 @@ def select_cmd(
             _echo(json.dumps(res.to_dict(str(manifest), ks, pooled, heldout, n_init), indent=2))
         else:
             _echo(res.format())
+        for line in res.edge_warnings():
+            _warn(line)
         if plot is not None:
             _echo(f"plot written to {plot}", err=True)
 

@@ -7,17 +7,19 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..data.featstore import FeatureCache, compute_features
 from ..data.manifest import Utterance, read_manifest
-from ..infra.errors import GmmspeechError
+from ..infra.errors import GmmspeechError, UsageError
 from ..infra.outputs import check_output_file
 from ..model.selection import PLOT_MISSING, SelectionTable, format_selection, plot_selection, select_per_class
 from .pipeline import SchedulerNeedsCache, group_by_class
+from .recipe import RecipeError, load_recipe
 from .settings import Settings
 
-__all__ = ["extract_manifest", "select_for_manifest", "SelectResult", "PlotUnavailable"]
+__all__ = ["extract_manifest", "select_for_manifest", "select_inputs", "SelectResult", "PlotUnavailable"]
 
 
 class PlotUnavailable(GmmspeechError, ImportError):
@@ -55,6 +57,22 @@ class SelectResult:
     settings: Settings
     errors: list[tuple[Utterance, str]] = field(default_factory=list)
 
+    def edge_warnings(self) -> list[str]:
+        """One line per table and criterion whose best K is the largest (or smallest) K tried: the optimum may lie
+        outside the range, so the range should be extended."""
+        out = []
+        for t in self.tables:
+            ks = [r["k"] for r in t.rows]
+            if len(ks) < 2:
+                continue
+            for crit, k in t.best.items():
+                if k in (ks[0], ks[-1]):
+                    edge = "largest" if k == ks[-1] else "smallest"
+                    out.append(f"{t.label or 'pooled'}: the best K by {crit} is the {edge} tried ({k}); the best may "
+                               f"lie {'above' if edge == 'largest' else 'below'} it, try "
+                               f"{'larger' if edge == 'largest' else 'smaller'} values")
+        return out
+
     def format(self) -> str:
         """The tables as aligned text, ``*`` marking the best K per criterion."""
         return format_selection(self.tables)
@@ -75,6 +93,21 @@ class SelectResult:
                 "criteria": "bic = -2 logL + p ln N, aic = -2 logL + 2p (lower is better), p = K-1+2KD; "
                             "heldout = mean log-lik per frame of held-out files (higher is better)",
                 "tables": [t.to_dict() for t in self.tables]}
+
+
+def select_inputs(path: str | os.PathLike, config: str | os.PathLike | None) -> tuple[Path, Path | None]:
+    """What ``select`` reads: ``(manifest, config)``. Given a recipe, its training manifest and the recipe itself
+    as the settings layer (so ``select RECIPE`` uses the recipe's features); given a manifest, itself and
+    ``config``."""
+    p = Path(path)
+    if p.suffix.lower() != ".toml":
+        return p, None if config is None else Path(config)
+    if config is not None:
+        raise UsageError("select RECIPE takes its settings from the recipe: drop --config (or give a manifest)")
+    r = load_recipe(p)
+    if r.train is None:
+        raise RecipeError(f"{p}: the recipe names no training manifest ([data] train)")
+    return r.train, p
 
 
 def select_for_manifest(manifest: str | os.PathLike, settings: Settings, components: Sequence[int], *,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 import time
 from collections import defaultdict
@@ -34,7 +35,7 @@ from ..model.meta import ModelMeta, TrainingSummary
 from ..model.modelio import load_model, save_model
 from ..model.novelty import calibrate_novelty, file_novelty, read_novelty
 from ..model.ubm_classifier import UBMClassifier
-from .recipe import Recipe, load_recipe
+from .recipe import Recipe, RecipeError, load_recipe
 from .report import check_report_dir, write_report
 from .settings import ModelConfig, Settings
 
@@ -97,6 +98,10 @@ def train_classifier(utts: list[Utterance], features: FeatureConfig, model: Mode
     """
     if scheduler and cache is None:
         raise SchedulerNeedsCache()
+    labels = sorted({u.label for u in utts})
+    if len(labels) < 2:
+        raise NoTrainingData(f"the training data has {len(labels)} class{'es' if not labels else ''} "
+                             f"({', '.join(labels) or 'no files'}): a classifier needs at least two labels")
     fs = compute_features(utts, features, n_jobs=n_jobs, progress=not quiet, desc="features", cache=cache,
                           scheduler=scheduler)
     by_class = group_by_class(utts, fs, "usable training")
@@ -301,16 +306,23 @@ class RunResult:
     seconds: float = 0.0
 
 
-def run_recipe(recipe: str | os.PathLike, *, n_jobs: int | None = None, quiet: bool = False,
+def run_recipe(recipe: str | os.PathLike | Recipe, *, n_jobs: int | None = None, quiet: bool = False,
                cache: FeatureCache | None = None, scheduler: str | None = None) -> RunResult:
-    """Run a recipe end to end: check the split, train, save the model, evaluate, write the report.
+    """Run a recipe (a file, or a :class:`Recipe`) end to end: check the split, train, save the model, evaluate,
+    write the report.
 
     Defaults: model ``models/NAME.npz`` and report ``reports/NAME`` under the current folder unless the recipe
     names them. A report that cannot be written does not lose the evaluation: the reason is in
-    ``RunResult.report_error`` and the metrics are still returned.
+    ``RunResult.report_error`` and the metrics are still returned. Missing manifests are reported with the
+    recipe's ``prepare`` command when it has one.
     """
     t0 = time.perf_counter()
-    r = load_recipe(recipe)
+    r = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    for m in (r.train, r.test):
+        if m is not None and not m.exists():
+            command = re.sub(r"-o \S+", f"-o {m.parent}", r.prepare) if r.prepare else None
+            hint = f"; make it with: {command}" if command else ""
+            raise RecipeError(f"{m}: no such manifest (named by recipe {r.path.name}){hint}")
     n_jobs = n_jobs if n_jobs is not None else r.jobs
     scheduler = scheduler or r.scheduler
     train_utts = read_manifest(r.train)

@@ -6,6 +6,7 @@ Schema (every table optional except ``[data]``; paths are relative to the recipe
     description = "..."
     task = "language"   (optional: a task preset -- language, speaker, genre -- under [features]/[model])
     [data]      train = "train.csv"   test = "test.csv"   min_files = 1  (fewest training files per class)
+                prepare = "gmmspeech prepare ..."  (the command that makes the manifests: shown when they are missing)
     [features]  any FeatureConfig field (sample_rate, n_mfcc, deltas, cmvn, ...)
     [model]     components, iterations, tolerance, init, var_floor, seed,
                 type ("per_class" | "ubm_map"), relevance, top_c, adapt  (the last three: ubm_map only)
@@ -55,13 +56,14 @@ class Recipe:
     scheduler: str | None = None
     min_files: int = 1
     settings: Settings | None = None
+    prepare: str | None = None
 
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 
 _SCHEMA: dict[str, set[str] | None] = {
     "name": None, "description": None, "task": None,
-    "data": {"train", "test", "min_files"},
+    "data": {"train", "test", "min_files", "prepare"},
     "features": None,  # checked by FeatureConfig.from_dict
     "model": {"components", "iterations", "tolerance", "init", "var_floor", "seed", "type", "relevance", "top_c",
               "adapt"},
@@ -115,6 +117,9 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     except SettingsError as exc:
         raise fail(str(exc)) from None
     min_files = data.get("min_files", 1)
+    prep = data.get("prepare")
+    if prep is not None and not isinstance(prep, str):
+        raise fail(f"data.prepare must be a string (a gmmspeech prepare command), got {prep!r}")
     if not isinstance(min_files, int) or isinstance(min_files, bool) or min_files < 1:
         raise fail(f"data.min_files must be a positive integer, got {min_files!r}")
     par = doc.get("parallel", {})
@@ -135,7 +140,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         features=settings.features, model=settings.model, settings=settings,
         report_dir=rel(doc.get("evaluate", {}).get("report"), "evaluate.report"),
         model_path=rel(doc.get("output", {}).get("model"), "output.model"),
-        jobs=jobs, scheduler=scheduler, min_files=min_files,
+        jobs=jobs, scheduler=scheduler, min_files=min_files, prepare=prep,
     )
 
 
