@@ -373,6 +373,8 @@ def score(
         res = score_files(model, paths, top=top, segment=segment, open_set=open_set, reject_below=reject_below,
                           novelty=novelty, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache))
         _echo(res.format(fmt.value))
+        for w in res.warnings:
+            _warn(w)
         _report_skipped(res.errors, "scoring", fatal=True)
     if res.errors:
         raise typer.Exit(1)

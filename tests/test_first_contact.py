@@ -120,3 +120,24 @@ def test_select_reads_a_recipe_and_warns_at_the_edge(toy_corpus, tmp_path):
         "the best K by bic is the smallest tried (1)" in r.output
     r = invoke("select", recipe, "--config", recipe)
     assert r.exit_code == 2 and "drop --config" in r.output
+
+
+def test_score_warns_about_narrow_band_audio_and_unreadable_formats(toy_corpus, tmp_path):
+    from .conftest import chirpy, write_wav
+
+    model = tmp_path / "m.npz"
+    assert invoke("train", toy_corpus["train"], "-o", model, "--components", 2, "-q", "--no-cache").exit_code == 0
+    folder = tmp_path / "in"
+    write_wav(folder / "wide.wav", chirpy("low", 0.8, seed=3))
+    write_wav(folder / "phone.wav", chirpy("low", 0.8, seed=4, sr=8000), sr=8000)
+    (folder / "talk.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")
+    r = invoke("score", model, folder, "--format", "json", "-q", "--no-cache")
+    assert r.exit_code == 0, r.output
+    import json
+
+    doc = json.loads(r.stdout)
+    rows = {Path(x["file"]).name: x for x in doc["results"]}
+    assert set(rows) == {"wide.wav", "phone.wav"}
+    assert "warning" in rows["phone.wav"] and "warning" not in rows["wide.wav"]
+    assert "warning: " in r.output and "recorded at 8000 Hz" in r.output
+    assert "talk.m4a: m4a/AAC is not read by libsndfile" in r.output and "ffmpeg -i" in r.output

@@ -21,14 +21,16 @@ import numpy as np
 
 from ..data.featstore import FeatureCache, compute_features
 from ..data.manifest import Utterance, read_manifest
-from ..frontend.audio import AUDIO_EXTENSIONS, AudioError, audio_duration
+from ..frontend.audio import AUDIO_EXTENSIONS, AudioError, audio_duration, audio_info
+from ..frontend.features import FeatureConfig
 from ..infra.errors import GmmspeechError
 from ..infra.text import csv_safe
 from ..model.decision import decide
 from ..model.modelio import load_model
 from ..model.novelty import file_novelty, read_novelty
 
-__all__ = ["score_files", "ScoreResult", "NoAudioFound", "expand_inputs", "segment_bounds", "split_segments",
+__all__ = ["score_files", "ScoreResult", "NoAudioFound", "expand_inputs", "scan_inputs", "band_warning",
+           "segment_bounds", "split_segments",
            "score_row", "format_rows", "POSTERIOR_NOTE"]
 
 #: How posteriors are computed, printed with JSON output so readers need not guess.
@@ -36,23 +38,56 @@ POSTERIOR_NOTE = ("softmax over classes of the mean log-likelihood per frame (= 
                   "log-likelihoods at a temperature equal to the number of frames), flat prior")
 
 
-def expand_inputs(paths: Sequence[str | os.PathLike]) -> list[Utterance]:
-    """Utterances to score from files, folders and manifests.
+#: Extensions of common audio formats libsndfile does not decode, with what to do about them.
+UNREADABLE_FORMATS = {".m4a": "m4a/AAC", ".aac": "AAC", ".mp4": "MP4", ".wma": "WMA", ".webm": "WebM",
+                      ".amr": "AMR", ".ape": "Monkey's Audio"}
 
-    A folder contributes every file below it whose extension is in ``AUDIO_EXTENSIONS`` (sorted); a ``.csv``
-    is read as a manifest (validated, labels kept); anything else is taken as an audio file, even if it does
-    not exist -- loading it later reports the problem for that file alone.
+
+def scan_inputs(paths: Sequence[str | os.PathLike]) -> tuple[list[Utterance], list[str]]:
+    """Utterances to score from files, folders and manifests, and the files of folders that were skipped.
+
+    A folder contributes every file below it whose extension is in ``AUDIO_EXTENSIONS`` (sorted); files in a
+    format libsndfile cannot decode (:data:`UNREADABLE_FORMATS`, e.g. ``.m4a``) are listed as skipped, with what
+    to do. A ``.csv`` is read as a manifest (validated, labels kept); anything else is taken as an audio file,
+    even if it does not exist -- loading it later reports the problem for that file alone.
     """
     utts: list[Utterance] = []
+    skipped: list[str] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_EXTENSIONS and q.is_file())
-            utts.extend(Utterance(q, "") for q in found)
+            files = sorted(q for q in p.rglob("*") if q.is_file())
+            utts.extend(Utterance(q, "") for q in files if q.suffix.lower() in AUDIO_EXTENSIONS)
+            skipped.extend(f"{q}: {UNREADABLE_FORMATS[q.suffix.lower()]} is not read by libsndfile; convert it, "
+                           f"e.g. ffmpeg -i '{q.name}' '{q.stem}.flac'" for q in files
+                           if q.suffix.lower() in UNREADABLE_FORMATS)
         elif p.suffix.lower() == ".csv":
             utts.extend(read_manifest(p))
         else:
             utts.append(Utterance(p, ""))
-    return utts
+    return utts, skipped
+
+
+def expand_inputs(paths: Sequence[str | os.PathLike]) -> list[Utterance]:
+    """The utterances of :func:`scan_inputs` (files, folders, manifests)."""
+    return scan_inputs(paths)[0]
+
+
+def band_warning(path: str | os.PathLike, cfg: FeatureConfig) -> str | None:
+    """A warning when ``path``'s own sample rate cannot fill the model's analysis band, else None.
+
+    E.g. 8 kHz telephone audio (content up to 4 kHz) scored by a 16 kHz model whose mel filters reach 8 kHz: the
+    upper filters see only resampling silence, so scores are biased -- often a confident wrong answer.
+    """
+    try:
+        native = audio_info(path)[0]
+    except AudioError:
+        return None   # reported when the file is loaded
+    top = cfg.fmax if cfg.fmax else cfg.sample_rate / 2
+    if native / 2 >= 0.95 * top:
+        return None
+    return (f"{path}: recorded at {native} Hz (content up to {native / 2:g} Hz) but the model analyses up to "
+            f"{top:g} Hz: its upper mel bands see no signal, so the scores are unreliable (train a model at "
+            f"{native} Hz for such audio)")
 
 
 def segment_bounds(start: float, end: float, seconds: float) -> list[tuple[float, float]]:
@@ -182,6 +217,7 @@ class ScoreResult:
     classes: list[str]
     errors: list[tuple[Utterance, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def format(self, fmt: str) -> str:
         """The rows as ``table``, ``csv`` or ``json`` (:func:`format_rows`)."""
@@ -204,9 +240,10 @@ def score_files(model: str | os.PathLike, paths: Sequence[str | os.PathLike], *,
     clf, meta = load_model(model)
     thresholds = clf.open_set_thresholds(reject_below) if (open_set or reject_below is not None) else None
     novelty_cal = read_novelty(meta, str(model)) if novelty else None
-    utts = expand_inputs(paths)
+    utts, skipped = scan_inputs(paths)
     if not utts:
-        raise NoAudioFound("no audio files found in the given paths")
+        raise NoAudioFound("no audio files found in the given paths"
+                           + (f" ({len(skipped)} in formats that cannot be read: {skipped[0]})" if skipped else ""))
     if segment is not None:
         utts = split_segments(utts, segment)
     fs = compute_features(utts, meta.features, n_jobs=n_jobs, progress=not quiet, desc="scoring", cache=cache)
@@ -214,4 +251,12 @@ def score_files(model: str | os.PathLike, paths: Sequence[str | os.PathLike], *,
                       novelty=None if novelty_cal is None else file_novelty(clf, x, novelty_cal)) for u, x in fs.ok()]
     extra = {"model": str(model), "open_set_thresholds": None if thresholds is None else
              {c: float(t) for c, t in zip(clf.classes_, thresholds, strict=True)}, "novelty": novelty_cal}
-    return ScoreResult(rows, list(clf.classes_), fs.errors, extra)
+    warnings = [f"skipped {m}" for m in skipped]
+    band = {str(u.path): w for u in {str(u.path): u for u, _ in fs.ok()}.values()
+            if (w := band_warning(u.path, meta.features)) is not None}
+    for r in rows:
+        if r["file"] in band:
+            r["warning"] = "sample rate below the model's analysis band"
+    warnings += list(band.values())
+    extra["warnings"] = warnings
+    return ScoreResult(rows, list(clf.classes_), fs.errors, extra, warnings)
