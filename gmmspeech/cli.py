@@ -17,8 +17,7 @@ import typer
 from typer.core import TyperCommand
 
 from . import __version__
-from .app.recipe import resolve_settings
-from .app.settings import TASKS
+from .app.tasks import TASKS
 from .infra.errors import GmmspeechError, UsageError
 from .infra.text import terminal_safe
 
@@ -106,7 +105,9 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 
 
 def _settings(task, config: Path | None, options: dict | None = None):
-    """Effective settings of a command (see :func:`gmmspeech.recipe.resolve_settings`)."""
+    """Effective settings of a command (see :func:`gmmspeech.app.recipe.resolve_settings`)."""
+    from .app.recipe import resolve_settings
+
     return resolve_settings(None if task is None else task.value, config, options)
 
 

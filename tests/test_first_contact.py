@@ -141,3 +141,22 @@ def test_score_warns_about_narrow_band_audio_and_unreadable_formats(toy_corpus, 
     assert "warning" in rows["phone.wav"] and "warning" not in rows["wide.wav"]
     assert "warning: " in r.output and "recorded at 8000 Hz" in r.output
     assert "talk.m4a: m4a/AAC is not read by libsndfile" in r.output and "ffmpeg -i" in r.output
+
+
+def test_help_imports_nothing_heavy():
+    """`gmmspeech --help` must start fast: the CLI module imports no numerical library (timed in
+    benchmarks/bench_startup.py; here the import graph, which does not depend on the machine's load)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gmmspeech.cli; heavy = [m for m in ('numpy', 'scipy', 'sklearn', 'librosa', 'soundfile', "
+            "'joblib', 'matplotlib') if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == ""
+
+
+def test_presets_and_task_names_agree():
+    from gmmspeech.app.settings import PRESETS
+    from gmmspeech.app.tasks import TASKS
+
+    assert tuple(PRESETS) == TASKS

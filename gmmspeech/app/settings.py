@@ -15,17 +15,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.map import UBM_INITS, check_adapt
+from ..core.choices import GMM_INITS, MODEL_TYPES, UBM_INITS, check_adapt
 from ..frontend.features import FeatureConfig
 from ..infra.errors import GmmspeechError
-from ..model.meta import MODEL_TYPES
+from .tasks import TASKS
 
 __all__ = ["ModelConfig", "MODEL_TYPES", "TASKS", "PRESETS", "TYPE_DEFAULTS", "Settings", "resolve",
            "SettingsError"]
 
 #: Model types a recipe's ``[model] type`` (or ``--model-type``) can name.
-#: Initialisations of a per-class EM fit (DiagGMM's ``init``).
-GMM_INITS = ("kmeans++", "random", "split")
 
 #: Defaults that depend on the model type: per-class EM runs to convergence from k-means++; a UBM grows by
 #: mix-up and then runs a few EM iterations at full size over all frames (SIDEKIT uses 8, Kaldi 4).
@@ -126,7 +124,6 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "model": {"components": 64},
     },
 }
-TASKS = tuple(PRESETS)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
-from ..core.map import check_adapt
+from ..core.choices import MODEL_TYPES, check_adapt
 from ..frontend.features import FeatureConfig
 from ..infra.errors import GmmspeechError
 from .novelty import validate_novelty
@@ -35,8 +35,6 @@ __all__ = ["ModelMeta", "TrainingSummary", "MapSettings", "OpenSetCalibration", 
 
 #: Version of the model file layout this gmmspeech writes (and the newest it reads).
 FORMAT_VERSION = 1
-#: Values of ``model_type``: one EM-trained GMM per class, or a UBM with MAP-adapted class models.
-MODEL_TYPES = ("per_class", "ubm_map")
 #: Longest metadata JSON accepted (characters); real models hold a few kB to a few hundred kB.
 MAX_META_CHARS = 16 * 2**20
 #: Deepest nesting of JSON objects and arrays accepted in the metadata (real models: 4).
