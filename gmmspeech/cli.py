@@ -532,6 +532,54 @@ def features_cmd(
         raise typer.Exit(1)
 
 
+@app.command("crossval")
+def crossval_cmd(
+    inputs: Annotated[list[str], typer.Argument(help="Manifests (CSV), or one recipe (file, or bundled name: demo, "
+                                                     "demo-genre) whose train and test files are pooled.")],
+    folds: Annotated[int, typer.Option(help="Number of folds (stratified by class).", min=2)] = 10,
+    group: Annotated[str | None, typer.Option(help="Keep each value of this manifest column (speaker, artist, "
+                                                   "...) on one side of every fold.")] = None,
+    task: TaskOpt = None,
+    config: ConfigOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the fold assignment.", min=0)] = 0,
+    report: Annotated[Path | None, typer.Option(help="Folder for the pooled report files (predictions.csv, "
+                                                     "metrics.json with per-fold figures, confusion).")] = None,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+):
+    """k-fold cross-validation: mean and standard deviation over folds, per-fold rows, summed confusion matrix.
+
+    \b
+    Examples:
+      gmmspeech crossval demo --folds 4 --group speaker
+      gmmspeech crossval data_manifests/gtzan/train.csv data_manifests/gtzan/test.csv --task genre --folds 10
+    """
+    from .app.crossval import crossval, crossval_inputs
+
+    def progress(fold, n_train, n_test, acc):
+        if not quiet:
+            _echo(f"  fold {fold}/{folds}: {n_train} train, {n_test} test files, accuracy {acc:.2%}", err=True)
+
+    with _user_errors():
+        manifests, settings_file = crossval_inputs(inputs, config)
+        res = crossval(manifests, _settings(task, settings_file), folds=folds, group=group, seed=seed, n_jobs=jobs,
+                       quiet=quiet, cache=_feature_cache(cache, no_cache), report=report, progress=progress)
+        _report_skipped(res.errors, "feature extraction")
+        mean, std = res.summary("accuracy")
+        _echo(f"{folds}-fold cross-validation{f' grouped by {group}' if group else ''}: accuracy "
+              f"{mean:.2%} +- {std:.2%} (mean +- standard deviation over folds)")
+        _echo("fold  train  test  accuracy")
+        for f in res.folds:
+            _echo(f"{f.fold:>4}  {f.n_train:>5}  {f.n_test:>4}  {f.evaluation.metrics['accuracy']:>8.2%}")
+        _echo("")
+        _echo("all folds pooled:")
+        _print_evaluation(res.pooled)
+        if report is not None:
+            _echo(f"report written to {report}", err=True)
+
+
 def _parse_components(text: str) -> list[int]:
     try:
         ks = [int(v) for v in text.replace(" ", "").split(",") if v]

@@ -40,6 +40,7 @@ from .report import check_report_dir, write_report
 from .settings import ModelConfig, Settings
 
 __all__ = ["TrainResult", "EvalResult", "RunResult", "train_classifier", "evaluate_classifier", "train_model",
+           "summarise_scores", "fit_classifier",
            "evaluate_model", "run_recipe", "open_cache", "group_by_class",
            "SchedulerNeedsCache", "NoTrainingData"]
 
@@ -124,13 +125,8 @@ def train_classifier(utts: list[Utterance], features: FeatureConfig, model: Mode
     if model.type == "ubm_map":
         _log(f"  UBM: {model.components} components ({model.init}), {model.iterations} EM iterations at full size; "
              f"MAP relevance {model.relevance:g}, top-{model.top_c} scoring", quiet)
-        remote = {} if not scheduler else {"accumulator": ClusterAccumulator(scheduler)}
-        clf = UBMClassifier(**model.ubm_params(), **remote).fit(by_class, progress=report_map)
-    elif scheduler:   # small classes are fitted whole by one task each, large ones by per-iteration E-step tasks
-        clf = GMMClassifier(**model.gmm_params()).fit(by_class, progress=report, concurrent=len(by_class),
-                                                      fitter=ClusterFitter(scheduler))
-    else:
-        clf = GMMClassifier(**model.gmm_params()).fit(by_class, progress=report)
+    clf = fit_classifier(by_class, model, scheduler=scheduler, progress=report_map if model.type == "ubm_map"
+                         else report)
     ubm_summary = train_llr = None
     if model.type == "ubm_map":
         ubm = clf.ubm_
@@ -154,6 +150,23 @@ def train_classifier(utts: list[Utterance], features: FeatureConfig, model: Mode
     return TrainResult(clf, meta, fs.errors)
 
 
+def fit_classifier(by_class: dict[str, list[np.ndarray]], model: ModelConfig, *, scheduler: str | None = None,
+                   progress=None) -> GMMClassifier:
+    """Fit the classifier ``model`` describes on per-class lists of (n, D) feature blocks.
+
+    ``per_class``: one EM-trained GMM per label; ``ubm_map``: a UBM on all labels with one MAP-adapted model per
+    label. With ``scheduler`` the E-steps run on that Dask cluster (the blocks must be cache files).
+    ``progress(label, gmm)`` is called after each class.
+    """
+    if model.type == "ubm_map":
+        remote = {} if not scheduler else {"accumulator": ClusterAccumulator(scheduler)}
+        return UBMClassifier(**model.ubm_params(), **remote).fit(by_class, progress=progress)
+    if scheduler:   # small classes are fitted whole by one task each, large ones by per-iteration E-step tasks
+        return GMMClassifier(**model.gmm_params()).fit(by_class, progress=progress, concurrent=len(by_class),
+                                                       fitter=ClusterFitter(scheduler))
+    return GMMClassifier(**model.gmm_params()).fit(by_class, progress=progress)
+
+
 def evaluate_classifier(clf: GMMClassifier, features: FeatureConfig, utts: list[Utterance], *,
                         n_jobs: int | None = None, quiet: bool = False, cache=None,
                         open_set: bool = False, reject_below: float | None = None,
@@ -174,9 +187,17 @@ def evaluate_classifier(clf: GMMClassifier, features: FeatureConfig, utts: list[
         fs = compute_features(utts, features, n_jobs=n_jobs, progress=not quiet, desc="scoring", cache=cache)
         results = [(u, *score_features(x, (clf, novelty))) for u, x in fs.ok()]
         errors = fs.errors
+    return summarise_scores(clf.classes_, results, errors, thresholds=thresholds)
+
+
+def summarise_scores(classes: list[str], results: list[tuple[Utterance, np.ndarray, int, dict | None]],
+                     errors: list[tuple[Utterance, str]] = (), *, thresholds=None) -> EvalResult:
+    """Decide every scored item and compute the metrics: the evaluation of ``(utterance, scores (C,), n_frames,
+    novelty or None)`` tuples (as scored by :func:`score_features`). Used by ``evaluate`` and ``crossval``."""
+    errors = list(errors)
     rows, y_true, y_pred, all_scores = [], [], [], []
     for u, scores, n_frames, nov in results:
-        d = decide(scores, clf.classes_, n_frames, thresholds=thresholds, novelty=nov)
+        d = decide(scores, classes, n_frames, thresholds=thresholds, novelty=nov)
         row = {"file": u.name, "truth": u.label, "predicted": d.label, "correct": int(d.label == u.label),
                "margin": round(d.margin, 6), "n_frames": d.n_frames}
         row.update({f"score_{c}": round(v, 6) for c, v in d.scores.items()})
@@ -186,13 +207,13 @@ def evaluate_classifier(clf: GMMClassifier, features: FeatureConfig, utts: list[
         y_true.append(u.label)
         y_pred.append(d.label)
         all_scores.append(scores)
-    unknown = sorted(set(y_true) - set(clf.classes_))
-    labels = list(clf.classes_) + unknown
+    unknown = sorted(set(y_true) - set(classes))
+    labels = list(classes) + unknown
     if UNKNOWN in y_pred and UNKNOWN not in labels:
         labels.append(UNKNOWN)
     metrics = classification_metrics(y_true, y_pred, labels)
-    score_matrix = np.array(all_scores).reshape(len(all_scores), len(clf.classes_))
-    metrics.update(detection_metrics(score_matrix, y_true, clf.classes_))
+    score_matrix = np.array(all_scores).reshape(len(all_scores), len(classes))
+    metrics.update(detection_metrics(score_matrix, y_true, classes))
     metrics["unknown_labels"] = unknown
     metrics["failed_files"] = [{"file": u.name, "line": u.line, "reason": msg} for u, msg in errors]
     cm = confusion_matrix(y_true, y_pred, labels)
