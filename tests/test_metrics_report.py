@@ -118,7 +118,8 @@ def test_confusion_png_is_written(tmp_path):
     data = (tmp_path / "c.png").read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 5000
     written = write_report(tmp_path / "rep", [], classification_metrics(["a"], ["a"], ["a"]), np.array([[1]]), ["a"])
-    assert sorted(p.name for p in written) == ["confusion.csv", "confusion.png", "metrics.json", "predictions.csv"]
+    assert sorted(p.name for p in written) == ["confusion.csv", "confusion.png", "det.png", "metrics.json",
+                                              "predictions.csv", "report.html"]
 
 
 def test_without_matplotlib_the_other_files_are_still_written(tmp_path, monkeypatch):
@@ -127,5 +128,5 @@ def test_without_matplotlib_the_other_files_are_still_written(tmp_path, monkeypa
         plot_confusion(np.eye(2), ["a", "b"], tmp_path / "c.png")
     written = write_report(tmp_path / "rep", [{"file": "f"}], classification_metrics(["a"], ["a"], ["a"]),
                            np.array([[1]]), ["a"])
-    assert sorted(p.name for p in written) == ["confusion.csv", "metrics.json", "predictions.csv"]
+    assert sorted(p.name for p in written) == ["confusion.csv", "metrics.json", "predictions.csv", "report.html"]
     assert not (tmp_path / "rep" / "confusion.png").exists() and "matplotlib" in PLOT_MISSING

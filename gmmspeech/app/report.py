@@ -19,7 +19,9 @@ import numpy as np
 from ..infra.atomic import atomic_write
 from ..infra.outputs import check_output_dir, replace_dir
 from ..infra.plotting import agg_figure_class
-from ..infra.text import csv_safe
+from ..infra.text import csv_safe, terminal_safe
+from .det import detection_trials, render_det_png
+from .html_report import write_report_html
 
 __all__ = ["format_confusion", "format_metrics", "write_report", "check_report_dir", "plot_confusion",
            "PLOT_MISSING", "REPORT_FILES"]
@@ -47,7 +49,7 @@ def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: str | os.PathLik
     Figure = agg_figure_class(PLOT_MISSING)
 
     cm = np.asarray(cm)
-    labels = [str(lab) for lab in labels]
+    labels = [terminal_safe(str(lab)) for lab in labels]   # control characters drawn as escapes, not glyphs
     n = len(labels)
     rows = cm.sum(axis=1, keepdims=True)
     rate = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
@@ -105,7 +107,7 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 
 
 #: The files a report folder may hold (a folder holding anything else is never replaced).
-REPORT_FILES = ("predictions.csv", "metrics.json", "confusion.csv", "confusion.png")
+REPORT_FILES = ("predictions.csv", "metrics.json", "confusion.csv", "confusion.png", "det.png", "report.html")
 
 
 def check_report_dir(report_dir: str | os.PathLike) -> Path:
@@ -115,19 +117,21 @@ def check_report_dir(report_dir: str | os.PathLike) -> Path:
 
 def write_report(report_dir: str | os.PathLike, predictions: list[dict[str, Any]], metrics: dict[str, Any],
                  cm: np.ndarray, labels: Sequence[str], *, plot: bool = True) -> list[Path]:
-    """Write ``predictions.csv``, ``metrics.json``, ``confusion.csv`` and ``confusion.png`` into ``report_dir``.
+    """Write ``predictions.csv``, ``metrics.json``, ``confusion.csv``, ``confusion.png``, ``det.png`` and
+    ``report.html`` (one self-contained page to look at) into ``report_dir``.
 
     The folder is replaced as a whole (:func:`gmmspeech.infra.outputs.replace_dir`): it holds all files of this
     run or, if the run is killed, the previous run's -- never a mix. A folder holding other files is refused.
     ``predictions`` rows are dicts with the same keys (e.g. file, truth, predicted, score_<class>...); text cells
-    are neutralised against spreadsheet formula injection. ``confusion.png`` needs matplotlib; without it (or
-    with ``plot=False``) it is skipped and the other files are still written. Returns the paths written.
+    are neutralised against spreadsheet formula injection. The PNGs need matplotlib; without it (or with
+    ``plot=False``) they are skipped and the other files are still written. Returns the paths written.
     """
     check_report_dir(report_dir)
-    return replace_dir(report_dir, lambda d: _write_report_files(d, predictions, metrics, cm, labels, plot))
+    final = Path(report_dir)
+    return replace_dir(report_dir, lambda d: _write_report_files(d, predictions, metrics, cm, labels, plot, final))
 
 
-def _write_report_files(d: Path, predictions, metrics, cm, labels, plot: bool) -> list[Path]:
+def _write_report_files(d: Path, predictions, metrics, cm, labels, plot: bool, final: Path) -> list[Path]:
     written = []
     buf = io.StringIO()
     if predictions:
@@ -147,10 +151,18 @@ def _write_report_files(d: Path, predictions, metrics, cm, labels, plot: bool) -
         w2.writerow([csv_safe(lab), *(int(v) for v in cm[i])])
     (d / "confusion.csv").write_text(buf.getvalue(), encoding="utf-8")
     written.append(d / "confusion.csv")
+    det_png = confusion_png = None
     if plot:
         try:
             plot_confusion(cm, labels, d / "confusion.png")
             written.append(d / "confusion.png")
+            confusion_png = (d / "confusion.png").read_bytes()
+            det_png = render_det_png(detection_trials(predictions))
+            (d / "det.png").write_bytes(det_png)
+            written.append(d / "det.png")
         except ImportError:
             pass
+    write_report_html(d / "report.html", predictions, metrics, cm, labels, det_png=det_png,
+                      confusion_png=confusion_png, report_dir=final)
+    written.append(d / "report.html")
     return written
