@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -122,3 +124,17 @@ def test_features_and_select_take_the_task(toy_corpus):
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)   # stderr may carry a warning (best K at the edge of the range)
     assert out["task"] == "language" and out["features"]["vad"] == "max"
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("components", 10**7, r"model.components must be an integer in \[1, 65536\]"),
+    ("relevance", 0, "above 0"), ("seed", -1, "model.seed"), ("var_floor", 2.0, "model.var_floor"),
+    ("tolerance", "small", "model.tolerance must be a number"),
+])
+def test_model_settings_have_documented_ranges(tmp_path, key, value, message):
+    import json as _json
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'name = "r"\n[data]\ntrain = "t.csv"\n[model]\n{key} = {_json.dumps(value)}\n')
+    r = invoke("run", recipe)
+    assert r.exit_code == 1 and r.output.startswith("error: ") and re.search(message, r.output), r.output

@@ -37,6 +37,11 @@ class SettingsError(GmmspeechError, ValueError):
     """A setting has a wrong name, type or value; the message names the layer and the key."""
 
 
+#: Documented ranges of the model settings (inclusive): recipes, options and model files are checked against them.
+MODEL_LIMITS = {"components": (1, 65536), "iterations": (1, 100_000), "seed": (0, 2**32 - 1), "top_c": (1, 65536),
+                "tolerance": (0.0, 1e6), "var_floor": (0.0, 1.0), "relevance": (0.0, 1e9)}
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Training settings (defaults suit speech: 64 components on 13-60 dims).
@@ -66,16 +71,13 @@ class ModelConfig:
         for key, value in TYPE_DEFAULTS[self.type].items():
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
-        for key in ("components", "iterations", "seed", "top_c"):
+        for key, (lo, hi) in MODEL_LIMITS.items():
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1):
-                raise ValueError(f"model.{key} must be a {'non-negative' if key == 'seed' else 'positive'} "
-                                 f"integer, got {v!r}")
-        for key in ("tolerance", "var_floor", "relevance"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not (v > 0 if key == "relevance" else v >= 0):
-                raise ValueError(f"model.{key} must be a {'positive' if key == 'relevance' else 'non-negative'} "
-                                 f"number, got {v!r}")
+            whole = key in ("components", "iterations", "seed", "top_c")
+            kind = (int,) if whole else (int, float)
+            if isinstance(v, bool) or not isinstance(v, kind) or not lo <= v <= hi or (key == "relevance" and v == 0):
+                raise ValueError(f"model.{key} must be {'an integer' if whole else 'a number'} in [{lo}, {hi}]"
+                                 f"{' (above 0)' if key == 'relevance' else ''}, got {v!r}")
         inits = UBM_INITS if self.type == "ubm_map" else GMM_INITS
         if self.init not in inits:
             raise ValueError(f"model.init must be one of {', '.join(inits)} for {self.type}, got {self.init!r}")
