@@ -148,13 +148,13 @@ def test_score_reports_bad_files_and_exits_1(models, toy_corpus, tmp_path):
     assert r.exit_code == 1 and "no such manifest" in r.output
 
 
-def test_evaluate_writes_four_report_files_and_reports_unknown_labels(models, toy_corpus, tmp_path):
+def test_evaluate_writes_the_report_files_and_reports_unknown_labels(models, toy_corpus, tmp_path):
     r = invoke("evaluate", models["two"], toy_corpus["test"], "--report", tmp_path / "rep", "-q", "-j", 1,
                "--no-cache")
     assert r.exit_code == 0, r.output
     rep = tmp_path / "rep"
-    assert sorted(p.name for p in rep.iterdir()) == ["confusion.csv", "confusion.png", "metrics.json",
-                                                     "predictions.csv"]
+    assert sorted(p.name for p in rep.iterdir()) == ["confusion.csv", "confusion.png", "det.png", "metrics.json",
+                                                     "predictions.csv", "report.html"]
     m = json.loads((rep / "metrics.json").read_text())
     assert m["unknown_labels"] == ["noise"] and m["labels"] == ["high", "low", "noise"]
     assert m["per_class"]["noise"]["support"] == 4 and 0 <= m["eer"] <= 0.5
@@ -174,7 +174,7 @@ def test_evaluate_without_matplotlib_notes_it(models, toy_corpus, tmp_path, monk
                "--no-cache")
     assert r.exit_code == 0 and "pip install 'gmmspeech[plot]'" in r.output
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["confusion.csv", "metrics.json",
-                                                                     "predictions.csv"]
+                                                                     "predictions.csv", "report.html"]
 
 
 def test_inspect_shows_thresholds_and_refuses_bad_files(models, tmp_path):
