@@ -224,3 +224,52 @@ def test_dicts_from_before_the_new_fields_still_load_with_old_meaning():
 def test_invalid_new_settings_are_named(kw, word):
     with pytest.raises(ValueError, match=word):
         FeatureConfig(**kw)
+
+
+# --- the mel filterbank ---------------------------------------------------------------------------------------------
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from gmmspeech.frontend.features import hz_to_mel, mel_filterbank, mel_to_hz  # noqa: E402
+
+
+def test_filterbank_triangles_have_height_one_and_overlap_to_unity():
+    fb = mel_filterbank(16000, 512, 40, 20.0, 8000.0)
+    assert fb.shape == (40, 257) and fb.min() >= 0 and fb.max() <= 1
+    # HTK's construction: between the first and the last centre every bin is shared by two neighbouring
+    # filters whose weights add up to 1 (no area normalisation)
+    centres = mel_to_hz(np.linspace(hz_to_mel(20.0), hz_to_mel(8000.0), 42)[1:-1])
+    freqs = np.arange(257) * 16000 / 512
+    inner = (freqs >= centres[0]) & (freqs <= centres[-1])
+    np.testing.assert_allclose(fb[:, inner].sum(axis=0), 1.0, atol=1e-12)
+    assert np.all((fb > 0).sum(axis=0) <= 2)
+    assert not fb[:, freqs <= 20.0].any() and not fb[:, freqs >= 8000.0].any()
+
+
+def test_filter_whose_centre_falls_on_a_bin_peaks_at_one():
+    # 4 filters from 0 Hz: the second centre is at 2/5 of mel(fmax); put it on bin 10 (312.5 Hz)
+    fmax = float(mel_to_hz(2.5 * hz_to_mel(10 * 16000 / 512)))
+    fb = mel_filterbank(16000, 512, 4, 0.0, fmax)
+    assert fb[1, 10] == pytest.approx(1.0, abs=1e-9)
+    assert fb[1, 9] < 1 and fb[1, 11] < 1 and fb[0, 10] == fb[2, 10] == 0
+
+
+def test_filterbank_rejects_bad_band_and_warns_about_empty_filters():
+    with pytest.raises(ValueError, match="fmin"):
+        mel_filterbank(16000, 512, 40, 100.0, 9000.0)
+    with pytest.raises(ValueError, match="n_mels"):
+        mel_filterbank(16000, 512, 0)
+    with pytest.warns(UserWarning, match="cover no FFT bin"):
+        extract(tone(300, 0.5, sr=8000), 8000, FeatureConfig(sample_rate=8000, frame_length_ms=16, n_mels=80,
+                                                              fmin=0.0))
+
+
+def test_extract_does_not_import_librosa():
+    # cold start of the command line: the speech front end needs numpy and scipy.fft only
+    code = ("import sys, numpy as np\n"
+            "from gmmspeech.frontend.features import FeatureConfig, extract\n"
+            "extract(np.random.default_rng(0).standard_normal(16000).astype(np.float32), 16000, FeatureConfig())\n"
+            "print(sorted(m for m in ('librosa', 'numba', 'scipy.signal') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -52,6 +52,8 @@ def test_hostile_metadata_is_one_clear_error(trained, tmp_path):
         "bad_type": (json.dumps({**meta, "training": {**meta["training"], "seed": "abc"}}), "training.seed"),
         "no_features": (json.dumps({k: v for k, v in meta.items() if k != "features"}), "no feature configuration"),
         "bad_novelty": (json.dumps({**meta, "novelty": {"frame_threshold": 1}}), "novelty"),
+        "old_front_end": (json.dumps({k: v for k, v in meta.items() if k != "features_version"}),
+                          "front-end version 2.*retrain"),
     }
     for name, (text, message) in cases.items():
         bad = _rewrite_meta(trained, tmp_path / f"{name}.npz", text)

@@ -4,9 +4,10 @@
 array out. The configuration travels with every model file, so scoring always rebuilds exactly the features
 a model was trained on.
 
-Pipeline: pre-emphasis -> Hamming-windowed frames -> power spectrum -> HTK mel filterbank -> log -> DCT-II
-(ortho) -> liftering -> c0 kept, replaced by log-energy or dropped -> deltas and/or SDC (on the full,
-contiguous frame sequence) -> energy VAD keeps voiced frames -> CMVN over the kept frames.
+Pipeline: pre-emphasis -> Hamming-windowed frames -> power spectrum -> HTK/Kaldi mel filterbank (triangles of
+height 1, linear on the mel scale ``2595 log10(1 + f/700)``, no area normalisation; :func:`mel_filterbank`) ->
+natural log -> DCT-II (ortho) -> liftering -> c0 kept, replaced by log-energy or dropped -> deltas and/or SDC
+(on the full, contiguous frame sequence) -> energy VAD keeps voiced frames -> CMVN over the kept frames.
 
 Music descriptors (opt-in, any task; see :mod:`gmmspeech.music`) are computed from the same power spectrum and
 appended to the frame features: spectral contrast (7), chroma (12), timbral shape (one per name). VAD and CMVN
@@ -28,6 +29,7 @@ e.g. default 13 * 3 = 39; ``n_mfcc=20`` -> 60; ``n_mfcc=7, deltas=0, sdc=True`` 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -48,11 +50,12 @@ from .music import (
     timbre,
 )
 
-__all__ = ["FeatureConfig", "extract", "mfcc", "power_spectrogram", "deltas", "sdc", "cmvn", "frame_energy_db",
-           "vad_mask", "FEATURES_VERSION"]
+__all__ = ["FeatureConfig", "extract", "mfcc", "power_spectrogram", "log_mel", "mel_filterbank", "hz_to_mel",
+           "mel_to_hz", "deltas", "sdc", "cmvn", "frame_energy_db", "vad_mask", "FEATURES_VERSION", "FEATURE_LIMITS"]
 
 #: Bumped whenever :func:`extract` changes its output for an unchanged config (invalidates feature caches).
-FEATURES_VERSION = 2
+#: 3: HTK/Kaldi filterbank (height-1 triangles linear in mel) instead of librosa's Slaney-normalised one.
+FEATURES_VERSION = 3
 
 _CMVN_MODES = ("none", "utterance", "sliding")
 _ENERGY_MODES = ("c0", "log_energy", "none")
@@ -60,6 +63,31 @@ _VAD_MODES = ("none", "max", "mean")
 _VAD_DEFAULT_DB = {"max": -30.0, "mean": -10.0}
 #: Frames whose mean power is below this (dB re full scale) are never voiced: digital silence, dither.
 VAD_ABSOLUTE_FLOOR_DB = -80.0
+
+
+#: Documented ranges (inclusive) of the numeric settings; recipes, options and model files are checked against them
+#: before anything is allocated. ``int`` fields must be integers.
+FEATURE_LIMITS: dict[str, tuple[type, float, float]] = {
+    "sample_rate": (int, 4000, 192000), "frame_length_ms": (float, 1.0, 1000.0),
+    "frame_shift_ms": (float, 1.0, 1000.0), "n_mels": (int, 1, 512), "n_mfcc": (int, 1, 512),
+    "fmin": (float, 0.0, 96000.0), "lifter": (float, 0.0, 1000.0), "preemphasis": (float, 0.0, 0.999999),
+    "delta_window": (int, 1, 50), "cmvn_window": (int, 2, 1_000_000), "vad_hangover": (int, 0, 100),
+    "sdc_n": (int, 1, 512), "sdc_d": (int, 1, 50), "sdc_p": (int, 1, 50), "sdc_k": (int, 1, 50),
+}
+
+
+def _range_problems(cfg) -> list[str]:
+    """Type and range problems of ``cfg``'s numeric fields (:data:`FEATURE_LIMITS`), each naming the key."""
+    out = []
+    for key, (kind, lo, hi) in FEATURE_LIMITS.items():
+        v = getattr(cfg, key)
+        ok_type = isinstance(v, int) if kind is int else isinstance(v, int | float)
+        if isinstance(v, bool) or not ok_type or not lo <= v <= hi:
+            what = "an integer" if kind is int else "a number"
+            out.append(f"{key} must be {what} in [{lo:g}, {hi:g}], got {v!r}")
+    if cfg.fmax is not None and (isinstance(cfg.fmax, bool) or not isinstance(cfg.fmax, int | float)):
+        out.append(f"fmax must be a number or absent, got {cfg.fmax!r}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -71,9 +99,13 @@ class FeatureConfig:
     sample_rate : Hz; audio is resampled to it on load (16 kHz suits speech: telephone to wideband).
     frame_length_ms : analysis window length in ms (25 ms: the speech standard, a few pitch periods).
     frame_shift_ms : hop between frames in ms (10 ms, i.e. 100 frames per second).
-    n_mels : mel filters (40 covers 0-8 kHz finely enough for 13-20 cepstra).
+    n_mels : mel filters (40 covers 0-8 kHz finely enough for 13-20 cepstra): triangles of height 1 (not
+        area-normalised) whose corners are evenly spaced on the HTK mel scale (see :func:`mel_filterbank`).
+    mel_triangles : ``"mel"``: each triangle is linear in mel, exactly HTK's and Kaldi's filterbank (default);
+        ``"hz"``: linear in frequency between the same corners (librosa's ``htk=True, norm=None``; measured
+        better for language ID on the development data, see README's preset table).
     n_mfcc : cepstral coefficients computed, c0 included (13 is the classic speech choice).
-    fmin, fmax : frequency range of the mel filterbank in Hz; ``fmax=None`` means ``sample_rate / 2``.
+    fmin, fmax : outer edges of the mel filterbank in Hz; ``fmax=None`` means ``sample_rate / 2``.
     preemphasis : first-order pre-emphasis coefficient (0 disables); 0.97 flattens speech's spectral tilt.
     lifter : sinusoidal cepstral liftering parameter (0 disables; 22 as in HTK/Kaldi).
     energy : what the first coefficient holds: ``"c0"`` (cepstral c0, default), ``"log_energy"`` (natural
@@ -113,6 +145,7 @@ class FeatureConfig:
     frame_length_ms: float = 25.0
     frame_shift_ms: float = 10.0
     n_mels: int = 40
+    mel_triangles: str = "mel"
     n_mfcc: int = 13
     fmin: float = 20.0
     fmax: float | None = None
@@ -157,12 +190,16 @@ class FeatureConfig:
         if not isinstance(self.rhythm_window_s, int | float) or isinstance(self.rhythm_window_s, bool) \
                 or not 0.5 <= self.rhythm_window_s <= 30:
             problems.append(f"rhythm_window_s must be between 0.5 and 30 seconds, got {self.rhythm_window_s!r}")
-        if self.sample_rate <= 0:
-            problems.append(f"sample_rate must be positive, got {self.sample_rate}")
-        if self.frame_length_ms <= 0 or self.frame_shift_ms <= 0:
-            problems.append("frame_length_ms and frame_shift_ms must be positive")
+        problems += _range_problems(self)
+        if problems:
+            raise ValueError("invalid FeatureConfig: " + "; ".join(problems))
+        if self.mel_triangles not in ("mel", "hz"):
+            problems.append(f"mel_triangles must be 'mel' or 'hz', got {self.mel_triangles!r}")
         if not 1 <= self.n_mfcc <= self.n_mels:
             problems.append(f"n_mfcc must be in 1..n_mels ({self.n_mels}), got {self.n_mfcc}")
+        if self.win_length < 16 or self.hop_length < 1:
+            problems.append(f"frame_length_ms ({self.frame_length_ms}) and frame_shift_ms ({self.frame_shift_ms}) "
+                            f"must give at least 16 and 1 samples at {self.sample_rate} Hz")
         top = self.sample_rate / 2 if self.fmax is None else self.fmax
         if not 0 <= self.fmin < top <= self.sample_rate / 2:
             problems.append(f"need 0 <= fmin < fmax <= sample_rate/2, got fmin={self.fmin} fmax={self.fmax}")
@@ -254,17 +291,99 @@ class FeatureConfig:
         return cls(**d)
 
 
+def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
+    """HTK mel scale: ``2595 log10(1 + f / 700)`` (= ``1127 ln(1 + f / 700)``).
+
+    Parameters
+    ----------
+    f : frequency in Hz, scalar or array of any shape.
+
+    Returns
+    -------
+    float64 array of the same shape, in mel.
+    """
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(m: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`: ``700 (10^(m / 2595) - 1)``.
+
+    Parameters
+    ----------
+    m : mel value(s), scalar or array of any shape.
+
+    Returns
+    -------
+    float64 array of the same shape, in Hz.
+    """
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None,
+                   triangles: str = "mel") -> np.ndarray:
+    """HTK/Kaldi mel filterbank: triangles of height 1, linear in mel, without area normalisation.
+
+    With ``triangles="hz"`` the same filters rise and fall linearly in *frequency* between the same corners
+    (librosa's ``mel(htk=True, norm=None)``).
+
+    ``n_mels + 2`` edges are spaced evenly on the HTK mel scale (:func:`hz_to_mel`) from ``fmin`` to ``fmax``;
+    filter ``i`` rises linearly *in mel* from edge ``i`` (weight 0) to edge ``i + 1`` (weight 1) and falls to
+    edge ``i + 2`` (weight 0), sampled at the exact FFT bin frequencies ``k * sample_rate / n_fft`` (no rounding
+    of the edges to bins). This is the filterbank of HTK's ``HSigP.c`` (``InitFBank``) and Kaldi's ``MelBanks``,
+    applied here, as in Kaldi and HTK with ``USEPOWER = T``, to the power spectrum. ``librosa.filters.mel`` differs
+    even with ``htk=True``: its triangles are linear in Hz and, unless ``norm=None``, scaled to unit area
+    (Slaney), which adds a different constant to each log mel channel. Bins at or beyond a filter's edges get
+    weight 0, so DC (with ``fmin=0``) and bins above ``fmax`` feed no filter.
+
+    Parameters
+    ----------
+    sample_rate : sampling rate in Hz.
+    n_fft : FFT size in samples; the filters cover its ``n_fft // 2 + 1`` non-negative frequency bins.
+    n_mels : number of filters.
+    fmin, fmax : band edges in Hz, ``0 <= fmin < fmax <= sample_rate / 2``; ``fmax=None`` means
+        ``sample_rate / 2``.
+
+    Returns
+    -------
+    fb : float64 array (n_mels, n_fft // 2 + 1), dimensionless weights in [0, 1]; ``fb @ power`` turns a power
+        spectrum (n_fft // 2 + 1,) into mel band energies (n_mels,).
+
+    Raises
+    ------
+    ValueError : band edges out of range, or fewer than one filter / two FFT bins.
+    """
+    fmax = sample_rate / 2 if fmax is None else fmax
+    if not 0 <= fmin < fmax <= sample_rate / 2:
+        raise ValueError(f"need 0 <= fmin < fmax <= sample_rate/2, got fmin={fmin} fmax={fmax} at {sample_rate} Hz")
+    if n_mels < 1 or n_fft < 2:
+        raise ValueError(f"need n_mels >= 1 and n_fft >= 2, got n_mels={n_mels} n_fft={n_fft}")
+    if triangles not in ("mel", "hz"):
+        raise ValueError(f"triangles must be 'mel' or 'hz', got {triangles!r}")
+    edges = np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2)  # (n_mels + 2,) in mel
+    bin_mel = hz_to_mel(np.arange(n_fft // 2 + 1) * (sample_rate / n_fft))  # (n_bins,) in mel
+    if triangles == "hz":
+        edges, bin_mel = mel_to_hz(edges), np.arange(n_fft // 2 + 1) * (sample_rate / n_fft)
+    left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bin_mel - left) / (centre - left)
+    falling = (right - bin_mel) / (right - centre)
+    return np.maximum(0.0, np.minimum(rising, falling))
+
+
 @lru_cache(maxsize=16)
-def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float):
-    """(n_mels, n_fft // 2 + 1) HTK mel filterbank as a sparse CSR matrix.
+def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float, triangles: str = "mel"):
+    """:func:`mel_filterbank` as a float32 sparse CSR matrix (n_mels, n_fft // 2 + 1), built once per setting.
 
     Sparse on purpose: each FFT bin feeds at most two filters, and a sparse product runs single-threaded in
     a fraction of the time of a dense BLAS call (which, multi-threaded on a busy machine, was 30x slower).
     """
-    import librosa
     import scipy.sparse
 
-    dense = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=True)
+    dense = mel_filterbank(sr, n_fft, n_mels, fmin, fmax, triangles)
+    if not dense.any(axis=1).all():
+        empty = np.flatnonzero(~dense.any(axis=1)).tolist()
+        warnings.warn(f"mel filter(s) {empty} of {n_mels} cover no FFT bin (n_fft={n_fft} at {sr} Hz, "
+                      f"{fmin:g}-{fmax:g} Hz): their log energy is the floor; use fewer mels or a longer window",
+                      stacklevel=3)
     return scipy.sparse.csr_matrix(dense.astype(np.float32))
 
 
@@ -323,10 +442,11 @@ def power_spectrogram(y: np.ndarray, cfg: FeatureConfig, *, preemphasis: float |
     return power
 
 
-def _log_mel(power: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    """(n_frames, n_mels) natural-log mel energies (floored at 1e-10) of a power spectrogram."""
+def log_mel(power: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """(n_frames, n_mels) natural-log mel energies (floored at 1e-10) of a (n_frames, n_bins) power spectrogram."""
     fmax = cfg.sample_rate / 2 if cfg.fmax is None else cfg.fmax
-    mel = np.ascontiguousarray((_mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, fmax) @ power.T).T)
+    basis = _mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, fmax, cfg.mel_triangles)
+    mel = np.ascontiguousarray((basis @ power.T).T)
     return np.log(np.maximum(mel, np.float32(1e-10), out=mel), out=mel)
 
 
@@ -342,10 +462,10 @@ def mfcc(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     -------
     c : float32 array (n_frames, n_mfcc), ``n_frames = 1 + (n_samples - win_length) // hop_length``.
     """
-    return _log_mel(power_spectrogram(y, cfg), cfg) @ _dct_lifter(cfg.n_mels, cfg.n_mfcc, float(cfg.lifter))
+    return log_mel(power_spectrogram(y, cfg), cfg) @ _dct_lifter(cfg.n_mels, cfg.n_mfcc, float(cfg.lifter))
 
 
-def _music_frames(y: np.ndarray, power: np.ndarray, log_mel: np.ndarray, cfg: FeatureConfig
+def _music_frames(y: np.ndarray, power: np.ndarray, lm: np.ndarray, cfg: FeatureConfig
                   ) -> tuple[list[np.ndarray], np.ndarray | None]:
     """Per-frame music descriptors (list of (n_frames, d) blocks) and the onset envelope (when rhythm is on)."""
     if cfg.preemphasis:  # music descriptors describe the signal itself, not its pre-emphasised version
@@ -359,7 +479,7 @@ def _music_frames(y: np.ndarray, power: np.ndarray, log_mel: np.ndarray, cfg: Fe
     if cfg.timbre:
         frames = _frames(y, cfg.win_length, cfg.hop_length) if "zcr" in cfg.timbre else None
         parts.append(timbre(power, frames, sr, n_fft, cfg.timbre))
-    return parts, (onset_strength(log_mel) if cfg.rhythm else None)
+    return parts, (onset_strength(lm) if cfg.rhythm else None)
 
 
 def frame_energy_db(y: np.ndarray, win: int, hop: int) -> np.ndarray:
@@ -401,7 +521,9 @@ def vad_mask(energy_db: np.ndarray, mode: str = "max", threshold_db: float | Non
     ref = e.max() if mode == "max" else e.mean()
     voiced = (e > ref + thr) & (e > VAD_ABSOLUTE_FLOOR_DB)
     if hangover and voiced.any():
-        voiced = np.convolve(voiced.astype(np.float32), np.ones(2 * hangover + 1, np.float32), mode="same") > 0.5
+        # "full" then the centre slice: mode="same" returns the kernel's length when it is the longer one
+        spread = np.convolve(voiced.astype(np.float32), np.ones(2 * hangover + 1, np.float32), mode="full")
+        voiced = spread[hangover:hangover + len(voiced)] > 0.5
     return voiced
 
 
@@ -510,10 +632,10 @@ def extract(y: np.ndarray, sr: int, cfg: FeatureConfig) -> np.ndarray:
         raise ValueError(f"{len(y) / sr:.2f} s of audio ({n_frames} frames) is shorter than one texture window "
                          f"({cfg.texture_window_s:g} s = {cfg.texture_frames} frames)")
     power = power_spectrogram(y, cfg)
-    log_mel = _log_mel(power, cfg)
-    c = log_mel @ _dct_lifter(cfg.n_mels, cfg.n_mfcc, float(cfg.lifter))
-    music, onset = _music_frames(y, power, log_mel, cfg) if cfg.uses_music else ([], None)
-    del power, log_mel
+    lm = log_mel(power, cfg)
+    c = lm @ _dct_lifter(cfg.n_mels, cfg.n_mfcc, float(cfg.lifter))
+    music, onset = _music_frames(y, power, lm, cfg) if cfg.uses_music else ([], None)
+    del power, lm
     energy_db = None
     if cfg.energy == "log_energy" or cfg.vad != "none":
         energy_db = frame_energy_db(y, cfg.win_length, cfg.hop_length)

@@ -26,7 +26,7 @@ from typing import Any
 
 from .. import __version__
 from ..core.choices import MODEL_TYPES, check_adapt
-from ..frontend.features import FeatureConfig
+from ..frontend.features import FEATURES_VERSION, FeatureConfig
 from ..infra.errors import GmmspeechError
 from .novelty import validate_novelty
 
@@ -127,6 +127,8 @@ class ModelMeta:
     novelty : novelty calibration (see :mod:`gmmspeech.model.novelty`) or None.
     calibration : score back-end parameters (reserved; None).
     format_version, package_version : of the file and of the gmmspeech that wrote it.
+    features_version : the front end's version (``FEATURES_VERSION``) the model was trained with; a model
+        from another version is refused at load (its features would not be the ones scoring computes).
     """
 
     classes: tuple[str, ...]
@@ -141,6 +143,7 @@ class ModelMeta:
     calibration: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
     package_version: str = __version__
+    features_version: int = FEATURES_VERSION
 
     def replace(self, **changes: Any) -> ModelMeta:
         """A copy with ``changes`` applied (``dataclasses.replace``)."""
@@ -150,6 +153,7 @@ class ModelMeta:
         """The JSON-ready dict written to a model file (None-valued optional blocks omitted)."""
         d: dict[str, Any] = {
             "format_version": self.format_version, "package_version": self.package_version,
+            "features_version": self.features_version,
             "model_type": self.model_type, "classes": list(self.classes), "features": self.features.to_dict(),
             "task": self.task, "settings_sources": dict(self.settings_sources),
         }
@@ -268,6 +272,11 @@ def _parse(d: Any, c: _Checker) -> ModelMeta:
         raise c.fail("classes", f"must be a non-empty list of at most {MAX_CLASSES} labels")
     if not all(isinstance(x, str) and x for x in classes) or len(set(classes)) != len(classes):
         raise c.fail("classes", "must be distinct non-empty strings")
+    fv = d.get("features_version", 2)   # files written before the field existed had front-end version 2
+    if fv != FEATURES_VERSION:
+        raise ModelFileError(f"{c.source}: the model was trained on features of front-end version {fv!r}, and this "
+                             f"gmmspeech ({__version__}) computes version {FEATURES_VERSION} (a corrected mel "
+                             "filterbank): retrain the model with this version (gmmspeech train / run)")
     if not isinstance(d.get("features"), dict):
         raise ModelFileError(f"{c.source}: the model file holds no feature configuration ('features' in its "
                              "metadata)")

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import __version__
 from ..core.gmm import DiagGMM
-from ..frontend.features import FeatureConfig
+from ..frontend.features import FEATURES_VERSION, FeatureConfig
 from ..infra.atomic import atomic_write
 from .classifier import GMMClassifier
 from .meta import FORMAT_VERSION, MODEL_TYPES, MapSettings, ModelFileError, ModelMeta, OpenSetCalibration
@@ -74,7 +74,8 @@ def save_model(classifier: GMMClassifier, path: str | os.PathLike, meta: ModelMe
                                                          str(classifier.adapt))
     meta = (meta or ModelMeta(classes=tuple(classifier.classes_), features=cfg)).replace(
         classes=tuple(classifier.classes_), model_type="per_class" if ubm is None else "ubm_map",
-        map=map_settings, open_set=open_set, format_version=FORMAT_VERSION, package_version=__version__)
+        map=map_settings, open_set=open_set, format_version=FORMAT_VERSION, package_version=__version__,
+        features_version=FEATURES_VERSION)
     arrays = {
         "weights": np.stack([m.weights_ for m in models]).astype(np.float64),
         "means": np.stack([m.means_ for m in models]).astype(np.float64),
