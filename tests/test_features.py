@@ -273,3 +273,17 @@ def test_extract_does_not_import_librosa():
             "print(sorted(m for m in ('librosa', 'numba', 'scipy.signal') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("key, value", [("n_mels", 1e6), ("sample_rate", 10**9), ("frame_shift_ms", 0.01),
+                                        ("delta_window", 3_000_000), ("vad_hangover", 300), ("n_mels", "40")])
+def test_settings_out_of_range_are_refused_naming_the_key(key, value):
+    with pytest.raises(ValueError, match=f"{key} must be"):
+        FeatureConfig(**{key: value})
+
+
+def test_a_long_vad_hangover_on_a_short_file():
+    """A hangover longer than the file (2 x 100 frames around a 0.3-s clip) used to raise an IndexError."""
+    y = np.random.default_rng(0).standard_normal(4800).astype(np.float32) * 0.1
+    x = extract(y, 16000, FeatureConfig(vad="max", vad_hangover=100))
+    assert x.shape[0] == 28 and np.isfinite(x).all()
