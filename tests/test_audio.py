@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -198,3 +201,22 @@ def test_digital_silence_is_not_an_error(tmp_path):
     p = write_wav(tmp_path / "silence.wav", np.zeros(SR, dtype=np.float32))
     y = load_audio(p, SR, min_samples=400)
     assert y.size == SR and not y.any()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_non_regular_files_are_refused_without_opening_them(tmp_path, kind):
+    """A FIFO would block the open, /dev/zero would never end: both are refused at once, naming the file."""
+    from gmmspeech.frontend.audio import audio_duration, audio_info, check_regular_file
+
+    if kind == "fifo":
+        p = tmp_path / "pipe.wav"
+        os.mkfifo(p)  # nobody ever writes to it: opening it for reading would wait forever
+        reason = "is a named pipe (FIFO), not a regular file"
+    else:
+        p = Path("/dev/zero")
+        reason = "is a device, not a regular file"
+    for call in (lambda: load_audio(p, SR), lambda: audio_info(p), lambda: audio_duration(p),
+                 lambda: check_regular_file(p)):
+        with pytest.raises(AudioError) as ei:
+            call()
+        assert str(ei.value) == f"{p}: {reason}"

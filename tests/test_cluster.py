@@ -127,6 +127,64 @@ def test_unreachable_scheduler_and_missing_dask_give_clear_errors(monkeypatch):
         get_client("tcp://127.0.0.1:9", timeout=1)
 
 
+@pytest.mark.parametrize("address, reason", [
+    ("not-an-address", "missing port number"),
+    ("tcp://host-without-port", "missing port number"),
+    ("tcp://10.0.0.5:http", "the port is not a number"),
+    ("tcp://:8786", "the host is missing"),
+    ("tcp://10.0.0.5:99999", "port 99999 is out of range"),
+    ("smtp://10.0.0.5:25", "unknown address scheme 'smtp'"),
+    ("", "empty Dask scheduler address"),
+])
+def test_malformed_scheduler_addresses_are_refused_before_connecting(address, reason, monkeypatch):
+    monkeypatch.setattr(distributed, "Client", None)  # never reached
+    with pytest.raises(ClusterError, match=reason):
+        get_client(address)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_closed_port_or_a_server_that_is_not_dask_fails_at_once():
+    with pytest.raises(ClusterError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:\d+ \(Connection "
+                                           r"refused\)"):
+        get_client(f"tcp://127.0.0.1:{_free_port()}")  # the default 20 s timeout is not waited for
+    import socket
+
+    with socket.socket() as silent:  # accepts connections, never speaks (like an HTTP server)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        with pytest.raises(ClusterError, match="no Dask handshake within 1 s"):
+            get_client(f"tcp://127.0.0.1:{silent.getsockname()[1]}", timeout=1)
+
+
+def test_a_failed_connection_leaves_nothing_to_hang_or_print_at_exit():
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        from gmmspeech.infra import parallel
+        from gmmspeech.infra.parallel import ClusterError, get_client
+        closed = "tcp://127.0.0.1:{_free_port()}"
+        for address in ("not-an-address", closed, "skip the checks"):
+            if address == "skip the checks":  # as if the port closed between the checks and Dask's Client
+                parallel._probe = parallel._handshake = lambda *args: None
+                address = closed
+            try:
+                get_client(address, timeout=2)
+            except ClusterError as exc:
+                print("ClusterError", exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.count("ClusterError") == 3, out.stdout + out.stderr
+    assert out.stderr == ""  # before: a Client.__del__ traceback after a 40 s wait
+
+
 def test_features_on_the_cluster_match_local_and_stay_on_disk(scheduler, toy_corpus, tmp_path):
     utts = read_manifest(toy_corpus["train"])
     cfg = FeatureConfig()

@@ -76,3 +76,27 @@ def test_check_split_finds_leaks_and_thin_classes():
         "te.csv line 3: same audio as tr.csv line 3 (/b.wav[4.00-6.00])",
         "te.csv line 4: same audio as tr.csv line 2 (/a.wav[1.00-2.00])",
     ]
+
+
+def test_a_column_named_twice_is_refused(tmp_path):
+    write_wav(tmp_path / "x.wav", tone(200, 0.3))
+    (tmp_path / "m.csv").write_text("path,label,label\nx.wav,en,fr\n")  # csv.DictReader would keep 'fr'
+    with pytest.raises(ManifestError) as ei:
+        read_manifest(tmp_path / "m.csv")
+    assert ei.value.problems == [(1, "column 'label' appears 2 times in the header (found: path, label, label)")]
+    (tmp_path / "m.csv").write_text("path,label,speaker,path,speaker\nx.wav,en,a,x.wav,b\n")
+    with pytest.raises(ManifestError) as ei:
+        read_manifest(tmp_path / "m.csv")
+    assert [msg.split(" appears")[0] for _, msg in ei.value.problems] == ["column 'path'", "column 'speaker'"]
+
+
+def test_a_fifo_in_a_manifest_is_reported_not_opened(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.wav")
+    write_wav(tmp_path / "ok.wav", tone(200, 0.5))
+    (tmp_path / "m.csv").write_text("path,label,start,end\npipe.wav,en,,\npipe.wav,en,0,0.2\nok.wav,en,,\n")
+    with pytest.raises(ManifestError) as ei:
+        read_manifest(tmp_path / "m.csv")
+    assert ei.value.problems == [(2, "pipe.wav is a named pipe (FIFO), not a regular file"),
+                                 (3, "pipe.wav is a named pipe (FIFO), not a regular file")]

@@ -1,15 +1,27 @@
 """Features for many files: cached on disk, computed in parallel, with progress and a per-file error report.
 
-A file that cannot be read or yields no frames is skipped and reported; the others go on.
+A file that cannot be read, is not a regular file (FIFO, device, directory: refused before it is opened), yields
+no frames or yields NaN/infinite features is skipped and reported; the others go on. So is a file whose local
+worker process dies twice (see :func:`gmmspeech.infra.parallel.parallel_map`).
 
 With a Dask scheduler (``scheduler=``), each worker hashes its file, loads or computes the features and writes
 the cache entry itself; only the entry's path comes back, and the client memory-maps the entry. The client and
 the workers must therefore share the cache folder (and see the audio at the same paths).
 
-The cache keeps one ``.npy`` per utterance, named by a hash of the audio file's *content* (not its name or
-date), the segment bounds, the full :class:`FeatureConfig` and :data:`features.FEATURES_VERSION`: a changed
-file, config or feature code can never return stale features. Entries are written atomically (temp file +
-rename), and an entry that does not load as the expected float32 matrix is discarded and recomputed.
+The cache keeps one entry per utterance, named by a hash of the audio file's *content* (not its name or date),
+the segment bounds, the full :class:`FeatureConfig`, :data:`features.FEATURES_VERSION` and :data:`CACHE_VERSION`:
+a changed file, config or feature code can never return stale features, and entries of an older format are
+simply never looked up. An entry is a standard ``.npy`` file (so it loads and memory-maps as one, and the
+cluster code can hand its path to the workers) whose header ends in a comment holding the entry's key, shape and
+a BLAKE2b checksum of the array; NumPy's header parser skips the comment. Every read checks them: an entry
+that belongs to another key (e.g. swapped for another file's entry), is cut short, altered, holds NaN/infinite
+values or is a directory is a miss: it is removed, the features are recomputed and one warning is given.
+Entries are written atomically (temp file + rename); leftover temp files of killed writers are removed from an
+entry's folder when the next entry is written there.
+
+Warnings (a bad cache entry, an entry that could not be written, a worker that died) are issued through
+:mod:`warnings` as :class:`FeatureCacheWarning` / ``WorkerLostWarning``, printed as one ``warning: MESSAGE``
+line (no Python source line), and are also listed in :attr:`FeatureSet.warnings` for callers that collect them.
 """
 
 from __future__ import annotations
@@ -17,22 +29,37 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..frontend.audio import AudioError
+from ..frontend.audio import AudioError, not_regular_reason
 from ..frontend.features import FEATURES_VERSION, FeatureConfig
 from ..frontend.fileframes import file_features
-from ..infra.atomic import atomic_write
-from ..infra.parallel import ClusterError, parallel_map
+from ..infra.atomic import atomic_write, remove_stale_temp_files
+from ..infra.parallel import ClusterError, WorkerLostWarning, one_line_warnings, parallel_map
 from ..infra.progress import Progress
 from .manifest import Utterance
 
-__all__ = ["FeatureSet", "FeatureCache", "default_cache_dir", "file_digest", "features_for", "compute_features",
-           "load_or_compute"]
+__all__ = ["FeatureSet", "FeatureCache", "FeatureCacheWarning", "default_cache_dir", "file_digest",
+           "features_for", "compute_features", "load_or_compute", "CACHE_VERSION"]
+
+#: Version of the cache-entry format; part of every key, so entries of another version are never read.
+CACHE_VERSION = 2
+_TAG = "# gmmspeech-feature-cache "  # starts the comment that carries an entry's key and checksum in its header
+_NPY_MAGIC = b"\x93NUMPY\x01\x00"
+_MAX_HEADER = 4096
+
+
+class FeatureCacheWarning(UserWarning):
+    """A feature-cache entry was bad (and recomputed) or could not be written; the run goes on."""
+
+
+one_line_warnings(FeatureCacheWarning)
 
 
 def default_cache_dir() -> Path:
@@ -48,20 +75,99 @@ _DIGESTS: dict[tuple, str] = {}
 
 
 def file_digest(path: str | os.PathLike) -> str:
-    """BLAKE2b-128 hex digest of a file's bytes (memoised per process on path, size, mtime and inode)."""
-    st = os.stat(path)
-    memo = (os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
-    if memo not in _DIGESTS:
-        h = hashlib.blake2b(digest_size=16)
-        with open(path, "rb") as f:
+    """BLAKE2b-128 hex digest of a file's bytes (memoised per process on path, size, mtime and inode).
+
+    Raises :class:`AudioError` at once, without reading, when the path is not a regular file (a FIFO or device
+    would block or never end), and ``OSError`` when it cannot be opened.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # opening a FIFO must not wait for a writer
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        reason = not_regular_reason(st.st_mode)
+        if reason:
+            raise AudioError(path, reason)
+        memo = (os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+        if memo not in _DIGESTS:
+            h = hashlib.blake2b(digest_size=16)
             while chunk := f.read(1 << 20):
                 h.update(chunk)
-        _DIGESTS[memo] = h.hexdigest()
+            _DIGESTS[memo] = h.hexdigest()
     return _DIGESTS[memo]
 
 
+def _bytes(x: np.ndarray) -> np.ndarray:
+    """The data of a C-contiguous array as a flat uint8 view (no copy; fine for empty arrays too)."""
+    return x.reshape(-1).view(np.uint8)
+
+
+def _checksum(x: np.ndarray) -> str:
+    return hashlib.blake2b(_bytes(np.ascontiguousarray(x)), digest_size=16).hexdigest()
+
+
+def _write_entry(f, key: str, x: np.ndarray) -> None:
+    """Write ``x`` (C-contiguous float32, 2-D) as a version 1.0 ``.npy`` whose header ends in a comment holding
+    ``{key, shape, blake2b checksum of the data}``. NumPy parses the header with ``ast.literal_eval``, which skips
+    the comment, so the file loads and memory-maps as any ``.npy``; the data still ends the file."""
+    meta = json.dumps({"key": key, "shape": list(x.shape), "blake2b": _checksum(x)}, separators=(",", ":"))
+    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple(x.shape)!r}, }}  {_TAG}{meta}"
+    total = len(_NPY_MAGIC) + 2 + len(header) + 1
+    header += " " * (-total % 64) + "\n"  # data aligned to 64 bytes, as NumPy writes it
+    f.write(_NPY_MAGIC + struct.pack("<H", len(header)) + header.encode("latin1"))
+    f.write(_bytes(x))
+
+
+def _read_entry(p: Path, key: str, n_dims: int | None) -> tuple[np.ndarray | None, str | None]:
+    """``(array, None)`` for a good entry, ``(None, None)`` when there is none, ``(None, why)`` for a bad one."""
+    try:
+        st = os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):  # no entry (a broken cache folder is reported on writing)
+        return None, None
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(st.st_mode):
+        return None, (not_regular_reason(st.st_mode) or "is not a regular file").replace(", not an audio file", "")
+    try:
+        with open(p, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if f.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+                return None, "is damaged (not a version 1.0 .npy file)"
+            [hlen] = struct.unpack("<H", f.read(2))
+            raw = f.read(min(hlen, _MAX_HEADER)).decode("latin1")
+            f.seek(len(_NPY_MAGIC))
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)  # as np.load will read it
+            offset = f.tell()
+            if dtype != np.dtype("<f4") or fortran or len(shape) != 2:
+                return None, f"is not a float32 matrix ({dtype}, shape {shape})"
+            nbytes = int(np.prod(shape)) * 4
+            if size != offset + nbytes:
+                return None, f"is damaged ({size - offset} data bytes, expected {nbytes}: cut short or padded?)"
+            tag = raw.find(_TAG)
+            if tag < 0:
+                return None, "is damaged (no checksum in its header: written by another program?)"
+            meta = json.loads(raw[tag + len(_TAG):])
+            if not isinstance(meta, dict) or meta.get("key") != key:
+                got = meta.get("key") if isinstance(meta, dict) else None
+                return None, f"holds the entry of another file or configuration (key {str(got)[:12]}...)"
+            if list(shape) != meta.get("shape"):
+                return None, "is damaged (its shape does not match its checksum record)"
+            x = np.empty(shape, np.float32)
+            if f.readinto(_bytes(x)) != nbytes:
+                return None, "is cut short"
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    except (ValueError, EOFError, struct.error) as exc:  # includes bad JSON and a header NumPy refuses
+        return None, "is damaged ({})".format(" ".join(str(exc).split())[:200])
+    if _checksum(x) != meta.get("blake2b"):
+        return None, "is damaged (checksum mismatch)"
+    if n_dims is not None and x.shape[1] != n_dims:
+        return None, f"has {x.shape[1]} feature dimensions, expected {n_dims}"
+    if not np.isfinite(x).all():
+        return None, "holds NaN or infinite values"
+    return x, None
+
+
 class FeatureCache:
-    """A folder of cached feature matrices, ``ROOT/ab/abcdef....npy``.
+    """A folder of verified feature matrices, ``ROOT/ab/abcdef....npy`` (see the module notes for the format).
 
     Parameters
     ----------
@@ -75,36 +181,61 @@ class FeatureCache:
         return f"FeatureCache({str(self.root)!r})"
 
     def key(self, utt: Utterance, cfg: FeatureConfig) -> str:
-        """Cache key of an utterance's features: hash of file content, segment, config and code version."""
-        doc = {"v": FEATURES_VERSION, "file": file_digest(utt.path), "start": utt.start, "end": utt.end,
-               "features": cfg.to_dict()}
+        """Cache key of an utterance's features: hash of file content, segment, config and code/format versions.
+
+        Raises :class:`AudioError` (not a regular file) or ``OSError`` (cannot be opened) for the audio file.
+        """
+        doc = {"v": FEATURES_VERSION, "cache": CACHE_VERSION, "file": file_digest(utt.path), "start": utt.start,
+               "end": utt.end, "features": cfg.to_dict()}
         return hashlib.blake2b(json.dumps(doc, sort_keys=True).encode(), digest_size=20).hexdigest()
 
     def path(self, key: str) -> Path:
         """File that holds (or will hold) the entry ``key``."""
         return self.root / key[:2] / f"{key}.npy"
 
-    def load(self, key: str, n_dims: int | None = None) -> np.ndarray | None:
-        """The cached float32 (n_frames, n_dims) matrix, or ``None`` on a miss; a broken entry is deleted."""
+    def fetch(self, key: str, n_dims: int | None = None) -> tuple[np.ndarray | None, str | None]:
+        """The entry, verified: ``(float32 (n_frames, n_dims) array, None)``; ``(None, None)`` when absent;
+        ``(None, problem)`` when it is bad (another key's entry, damaged, non-finite, a directory...).
+
+        A bad entry is removed (an empty directory too); ``problem`` ends with a note when it could not be.
+        """
         p = self.path(key)
-        try:
-            x = np.load(p, allow_pickle=False)
-        except FileNotFoundError:
-            return None
-        except Exception:  # noqa: BLE001 - any unreadable entry is a miss, recomputed and rewritten
-            x = None
-        if x is None or x.ndim != 2 or x.dtype != np.float32 or (n_dims is not None and x.shape[1] != n_dims):
-            p.unlink(missing_ok=True)
-            return None
+        x, problem = _read_entry(p, key, n_dims)
+        if problem is not None:
+            try:
+                p.rmdir() if p.is_dir() else p.unlink(missing_ok=True)
+            except OSError as exc:
+                problem += f" and cannot be removed ({exc.strerror or exc}), so the features are not cached"
+        return x, problem
+
+    def load(self, key: str, n_dims: int | None = None) -> np.ndarray | None:
+        """The verified cached matrix, or ``None`` on a miss; a bad entry is removed with a one-line warning."""
+        x, problem = self.fetch(key, n_dims)
+        if problem is not None:
+            warnings.warn(f"feature cache entry {self.path(key)} {problem}; recomputing", FeatureCacheWarning,
+                          stacklevel=2)
         return x
 
-    def store(self, key: str, x: np.ndarray) -> None:
-        """Write an entry atomically (a failed write leaves no entry, only a warning)."""
+    def store(self, key: str, x: np.ndarray) -> str | None:
+        """Write an entry atomically; returns ``None``, or the problem when it could not be written (the run goes
+        on without caching it: nothing half-written is left)."""
+        p = self.path(key)
         try:
-            atomic_write(self.path(key), lambda f: np.save(f, np.ascontiguousarray(x, np.float32),
-                                                           allow_pickle=False))
+            _sweep_once(p.parent)
+            atomic_write(p, lambda f: _write_entry(f, key, np.ascontiguousarray(x, np.float32)))
         except OSError as exc:
-            warnings.warn(f"feature cache {self.root}: cannot write entry ({exc})", RuntimeWarning, stacklevel=2)
+            return f"feature cache {self.root}: cannot write entries ({exc.strerror or exc}); not caching them"
+        return None
+
+
+_SWEPT: set[Path] = set()
+
+
+def _sweep_once(folder: Path) -> None:
+    """Remove leftovers of killed writes (either naming) from a cache folder, once per folder and process."""
+    if folder not in _SWEPT:
+        _SWEPT.add(folder)
+        remove_stale_temp_files(folder)
 
 
 @dataclass
@@ -119,6 +250,8 @@ class FeatureSet:
     cached : how many utterances were read from the feature cache.
     paths : per utterance the feature-cache entry (``.npy``) holding its features, or ``None`` (no cache, failed,
         or the entry could not be written). Cluster training passes these paths, not the arrays.
+    warnings : one-line messages about the run (bad cache entries recomputed, entries not written, worker
+        processes that died); already issued through :mod:`warnings` (see the module notes).
     """
 
     utterances: list[Utterance]
@@ -126,6 +259,7 @@ class FeatureSet:
     errors: list[tuple[Utterance, str]] = field(default_factory=list)
     cached: int = 0
     paths: list[str | None] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def ok(self) -> list[tuple[Utterance, np.ndarray]]:
         """The utterances that succeeded, with their features."""
@@ -141,55 +275,100 @@ def features_for(utt: Utterance, cfg: FeatureConfig) -> np.ndarray:
     return file_features(utt.path, cfg, offset=utt.start or 0.0, duration=utt.duration)
 
 
+def _non_finite(x: np.ndarray) -> str | None:
+    bad = int(np.count_nonzero(~np.isfinite(x)))
+    if bad:
+        return (f"feature extraction produced {bad} NaN or infinite value{'s' if bad != 1 else ''} "
+                f"(of {x.size}); the file is left out")
+    return None
+
+
 def _worker(job: tuple[Utterance, FeatureConfig, FeatureCache | None, str | None]
-            ) -> tuple[np.ndarray | None, str | None]:
+            ) -> tuple[np.ndarray | None, str | None, str | None]:
+    """Local task: ``(features | None, error | None, warning | None)`` for one utterance; caches what it made."""
     utt, cfg, cache, key = job
     try:
         x = features_for(utt, cfg)
     except AudioError as exc:
-        return None, exc.reason
+        return None, exc.reason, None
     except Exception as exc:  # noqa: BLE001 - a batch run must survive any single bad file
-        return None, f"{type(exc).__name__}: {exc}"
-    if cache is not None and key is not None:
-        cache.store(key, x)
-    return x, None
+        return None, f"{type(exc).__name__}: {exc}", None
+    err = _non_finite(x)
+    if err is not None:
+        return None, err, None
+    note = cache.store(key, x) if cache is not None and key is not None else None
+    return x, None, note
 
 
-def load_or_compute(utt: Utterance, cfg: FeatureConfig, cache: FeatureCache | None
-                    ) -> tuple[np.ndarray | None, str | None, str | None, bool]:
-    """One utterance's features from the cache, else computed (and cached): the work of one cluster task.
+def _lost(job: tuple, reason: str) -> tuple[None, str, None]:
+    """Result of a local task whose worker process died twice (see ``parallel_map``)."""
+    return None, reason, None
 
-    Returns ``(features | None, cache entry path | None, error message | None, cache hit)``; never raises for
-    a bad file.
-    """
+
+def _describe(job: tuple) -> str:
+    return job[0].name
+
+
+def _bad_entry(cache: FeatureCache, key: str, utt: Utterance, problem: str) -> str:
+    return f"feature cache entry {cache.path(key)} for {utt.name} {problem}; recomputing"
+
+
+def _load_or_compute(utt: Utterance, cfg: FeatureConfig, cache: FeatureCache | None, notes: list[str]
+                     ) -> tuple[np.ndarray | None, str | None, str | None, bool]:
+    """:func:`load_or_compute`, with warnings appended to ``notes`` instead of issued."""
     key = None
     if cache is not None:
         try:
             key = cache.key(utt, cfg)
+        except AudioError as exc:
+            return None, None, exc.reason, False
         except OSError:
             key = None  # unreadable file: _worker reports why
         if key is not None:
-            x = cache.load(key, cfg.n_dims)
+            x, problem = cache.fetch(key, cfg.n_dims)
             if x is not None:
                 return x, str(cache.path(key)), None, True
-    x, err = _worker((utt, cfg, cache, key))
+            if problem is not None:
+                notes.append(_bad_entry(cache, key, utt, problem))
+                if cache.path(key).exists():  # could not be removed: do not try to write over it
+                    key = None
+    x, err, note = _worker((utt, cfg, cache, key))
+    if note is not None:
+        notes.append(note)
     if err is not None:
         return None, None, err, False
-    path = str(cache.path(key)) if key is not None and cache.path(key).is_file() else None
+    path = str(cache.path(key)) if key is not None and note is None else None
     return x, path, None, False
 
 
-def _cluster_worker(job: tuple[Utterance, FeatureConfig, FeatureCache | None]):
-    """Cluster task: (cache entry path | None, array | None, error | None, cache hit) for one utterance.
+def load_or_compute(utt: Utterance, cfg: FeatureConfig, cache: FeatureCache | None
+                    ) -> tuple[np.ndarray | None, str | None, str | None, bool]:
+    """One utterance's features from the cache (verified), else computed (and cached): the work of one cluster task.
 
-    The array travels back only when it could not be left in the cache.
+    Returns ``(features | None, cache entry path | None, error message | None, cache hit)``; never raises for
+    a bad file. A bad cache entry or a failed write is a :class:`FeatureCacheWarning` (where this runs).
     """
-    x, path, err, hit = load_or_compute(*job)
-    return path, (x if path is None else None), err, hit
+    notes: list[str] = []
+    out = _load_or_compute(utt, cfg, cache, notes)
+    for note in notes:
+        warnings.warn(note, FeatureCacheWarning, stacklevel=2)
+    return out
+
+
+def _cluster_worker(job: tuple[Utterance, FeatureConfig, FeatureCache | None]):
+    """Cluster task: (cache entry path | None, array | None, error | None, cache hit, warnings) for one utterance.
+
+    The array travels back only when it could not be left in the cache; warnings travel back to be shown by the
+    client rather than in a worker's log.
+    """
+    notes: list[str] = []
+    x, path, err, hit = _load_or_compute(*job, notes)
+    return path, (x if path is None else None), err, hit, notes
 
 
 def _open_entry(path: str) -> np.ndarray:
-    """Memory-map a cache entry written by a cluster worker; a clear error when this machine cannot see it."""
+    """Memory-map a cache entry written (and verified) by a cluster worker; a clear error when this machine
+    cannot see it."""
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -197,12 +376,22 @@ def _open_entry(path: str) -> np.ndarray:
                            "the client and the workers must share the feature cache folder (--cache)") from None
 
 
+def _warn(notes: list[str], out: list[str], category: type[Warning] = FeatureCacheWarning) -> None:
+    """Issue each one-line warning not yet issued in this run and keep it in ``out`` (``FeatureSet.warnings``):
+    a cache folder that refuses every write gives one line, not one per file."""
+    for note in notes:
+        if note not in out:
+            warnings.warn(note, category, stacklevel=3)
+            out.append(note)
+
+
 def _compute_on_cluster(utts, cfg, cache, scheduler, bar) -> FeatureSet:
     feats: list[np.ndarray | None] = [None] * len(utts)
     paths: list[str | None] = [None] * len(utts)
-    errors, hits = [], 0
+    errors, hits, notes = [], 0, []
     jobs = [(u, cfg, cache) for u in utts]
-    for i, (path, x, err, hit) in enumerate(parallel_map(_cluster_worker, jobs, scheduler=scheduler)):
+    for i, (path, x, err, hit, worker_notes) in enumerate(parallel_map(_cluster_worker, jobs, scheduler=scheduler)):
+        _warn(worker_notes, notes)
         if err is not None:
             errors.append((utts[i], err))
         elif path is not None:
@@ -213,7 +402,7 @@ def _compute_on_cluster(utts, cfg, cache, scheduler, bar) -> FeatureSet:
         hits += hit
         bar.update()
     bar.close()
-    return FeatureSet(list(utts), feats, errors, hits, paths)
+    return FeatureSet(list(utts), feats, errors, hits, paths, notes)
 
 
 def _as_cache(cache: FeatureCache | str | os.PathLike | None) -> FeatureCache | None:
@@ -226,7 +415,7 @@ def compute_features(utts: list[Utterance], cfg: FeatureConfig, *, n_jobs: int |
                      progress: bool = True, desc: str = "features",
                      cache: FeatureCache | str | os.PathLike | None = None, scheduler: str | None = None
                      ) -> FeatureSet:
-    """Features of every utterance: cached ones loaded here, the rest computed in parallel over files.
+    """Features of every utterance: cached ones loaded (and verified) here, the rest computed in parallel.
 
     Parameters
     ----------
@@ -241,7 +430,8 @@ def compute_features(utts: list[Utterance], cfg: FeatureConfig, *, n_jobs: int |
 
     Returns
     -------
-    FeatureSet with one entry per utterance (in order), the list of failures and the number of cache hits.
+    FeatureSet with one entry per utterance (in order), the list of failures, the number of cache hits and the
+    warnings issued (one line each: bad cache entries, entries not written, worker processes that died).
     """
     cache = _as_cache(cache)
     bar = Progress(len(utts), desc, enabled=progress)
@@ -249,26 +439,43 @@ def compute_features(utts: list[Utterance], cfg: FeatureConfig, *, n_jobs: int |
         return _compute_on_cluster(utts, cfg, cache, scheduler, bar)
     feats: list[np.ndarray | None] = [None] * len(utts)
     keys: list[str | None] = [None] * len(utts)
+    errors: dict[int, str] = {}
+    notes: list[str] = []
     hits = 0
     if cache is not None:
         for i, u in enumerate(utts):
             try:
                 keys[i] = cache.key(u, cfg)
+            except AudioError as exc:  # a FIFO, a device...: refused before anything reads it
+                errors[i] = exc.reason
+                bar.update()
+                continue
             except OSError:
                 continue  # unreadable file: the worker reports why
-            feats[i] = cache.load(keys[i], cfg.n_dims)
+            feats[i], problem = cache.fetch(keys[i], cfg.n_dims)
             if feats[i] is not None:
                 hits += 1
                 bar.update()
-    todo = [i for i in range(len(utts)) if feats[i] is None]
-    errors: dict[int, str] = {}
+            elif problem is not None:
+                _warn([_bad_entry(cache, keys[i], u, problem)], notes)
+                if cache.path(keys[i]).exists():  # could not be removed: do not try to write over it
+                    keys[i] = None
+    todo = [i for i in range(len(utts)) if feats[i] is None and i not in errors]
+    written: set[int] = set()
     jobs = [(utts[i], cfg, cache, keys[i]) for i in todo]
-    for i, (x, err) in zip(todo, parallel_map(_worker, jobs, n_jobs=n_jobs), strict=True):
+    results = parallel_map(_worker, jobs, n_jobs=n_jobs, lost=_lost, describe=_describe,
+                           on_warning=lambda msg: _warn([msg], notes, WorkerLostWarning))
+    for i, (x, err, note) in zip(todo, results, strict=True):
         feats[i] = x
         if err is not None:
             errors[i] = err
+        elif keys[i] is not None and note is None:
+            written.add(i)
+        if note is not None:
+            _warn([note], notes)
         bar.update()
     bar.close()
+    computed = set(todo)
     paths = [str(cache.path(k)) if cache is not None and k is not None and feats[i] is not None
-             and cache.path(k).is_file() else None for i, k in enumerate(keys)]
-    return FeatureSet(list(utts), feats, [(utts[i], errors[i]) for i in sorted(errors)], hits, paths)
+             and (i in written or i not in computed) else None for i, k in enumerate(keys)]
+    return FeatureSet(list(utts), feats, [(utts[i], errors[i]) for i in sorted(errors)], hits, paths, notes)

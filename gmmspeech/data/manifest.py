@@ -1,7 +1,8 @@
 """Manifests: CSV files listing audio files (or segments of them) and their labels.
 
 Format: UTF-8 CSV with a header row. Required columns ``path,label``; optional ``start,end`` (seconds, a
-segment of the file), ``speaker``, ``split``. ``path`` is relative to the manifest's folder unless absolute.
+segment of the file), ``speaker``, ``split``; a column named twice is an error. ``path`` is relative to the manifest's
+folder unless absolute.
 :func:`read_manifest` reports every problem at once, each with its line number; :func:`check_split` checks a
 train/test pair (the same audio on both sides, classes with too few training files).
 Builders for known corpus layouts live in :mod:`gmmspeech.data.prepare`.
@@ -15,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..frontend.audio import AudioError, audio_duration
+from ..frontend.audio import AudioError, audio_duration, check_regular_file
 from ..infra.atomic import atomic_write_text
 from ..infra.errors import GmmspeechError
 
@@ -109,6 +110,10 @@ def read_manifest(path: str | os.PathLike, *, check_files: bool = True, min_file
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             header = [h.strip() for h in (reader.fieldnames or [])]
+            twice = sorted({h for h in header if h and header.count(h) > 1}, key=header.index)
+            if twice:  # csv.DictReader would silently keep the last of the columns
+                raise ManifestError(path, [(1, f"column '{c}' appears {header.count(c)} times in the header "
+                                               f"(found: {', '.join(header)})") for c in twice])
             missing = [c for c in REQUIRED if c not in header]
             if missing:
                 raise ManifestError(path, [(1, f"header must have columns {', '.join(REQUIRED)}; "
@@ -169,8 +174,10 @@ def read_manifest(path: str | os.PathLike, *, check_files: bool = True, min_file
 
 
 def _check_file(p: Path, rel: str, start: float | None, end: float | None) -> list[str]:
-    if not p.is_file():
-        return [f"audio file not found: {rel}"]
+    try:
+        check_regular_file(p)  # never opens a FIFO or device, which could block
+    except AudioError as exc:
+        return [f"audio file not found: {rel}" if exc.reason == "no such file" else f"{rel} {exc.reason}"]
     if start is None and end is None:
         return []
     try:

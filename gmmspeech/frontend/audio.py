@@ -15,6 +15,7 @@ its passband/stopband (flat to ~95 % of Nyquist, >= 100 dB rejection) keeps alia
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from pathlib import Path
 
@@ -23,7 +24,8 @@ import soundfile as sf
 
 from ..infra.errors import GmmspeechError
 
-__all__ = ["AudioError", "load_audio", "audio_info", "audio_duration", "AUDIO_EXTENSIONS"]
+__all__ = ["AudioError", "load_audio", "audio_info", "audio_duration", "check_regular_file", "not_regular_reason",
+           "AUDIO_EXTENSIONS"]
 
 #: File name endings treated as audio when a folder is scanned.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".snd", ".opus")
@@ -36,6 +38,40 @@ class AudioError(GmmspeechError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+def not_regular_reason(mode: int) -> str | None:
+    """Why a file of this ``st_mode`` cannot be read as audio (e.g. ``"is a named pipe (FIFO), not a regular
+    file"``), or ``None`` for a regular file. Reading a FIFO or a device could block forever or never end."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory, not an audio file"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe (FIFO), not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    return "is not a regular file"
+
+
+def check_regular_file(path: str | os.PathLike) -> os.stat_result:
+    """``os.stat`` of a path that must be a regular file (symlinks followed), without opening it.
+
+    Raises :class:`AudioError` naming the file when it is missing, unreadable, a directory, a FIFO, a device or
+    a socket -- before anything could block on it.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise AudioError(path, "no such file") from None
+    except OSError as exc:
+        raise AudioError(path, f"cannot read file ({exc.strerror or _first_line(exc)})") from None
+    reason = not_regular_reason(st.st_mode)
+    if reason:
+        raise AudioError(path, reason)
+    return st
 
 
 def _resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -76,6 +112,7 @@ def _wav_truncation(path: Path) -> str | None:
 def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
     """``(sample_rate, n_frames, n_channels)`` of an audio file without decoding it (raises :class:`AudioError`)."""
     p = Path(path)
+    check_regular_file(p)
     try:
         info = sf.info(str(p))
     except Exception as exc:  # noqa: BLE001 - any decoder failure is reported in one line
@@ -114,21 +151,16 @@ def load_audio(
 
     Raises
     ------
-    AudioError : the path is missing or a directory; the file is empty, not audio, truncated or corrupt,
-        holds NaN/Inf samples, is shorter than ``min_samples``; or the segment lies outside the file.
+    AudioError : the path is missing or not a regular file (a directory, FIFO or device); the file is empty,
+        not audio, truncated or corrupt, holds NaN/Inf samples, is shorter than ``min_samples``; or the segment
+        lies outside the file.
     """
     p = Path(path)
-    if p.is_dir():
-        raise AudioError(p, "is a directory, not an audio file")
-    if not p.exists():
-        raise AudioError(p, "no such file")
+    st = check_regular_file(p)
     if offset < 0 or (duration is not None and duration <= 0):
         raise AudioError(p, f"invalid segment offset={offset} duration={duration}")
-    try:
-        if p.stat().st_size == 0:
-            raise AudioError(p, "cannot decode audio: empty file (0 bytes)")
-    except OSError as exc:
-        raise AudioError(p, f"cannot read file ({_first_line(exc)})") from None
+    if st.st_size == 0:
+        raise AudioError(p, "cannot decode audio: empty file (0 bytes)")
     truncated = _wav_truncation(p)
     if truncated:
         raise AudioError(p, truncated)
