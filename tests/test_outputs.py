@@ -164,3 +164,16 @@ def test_a_recipe_name_is_a_name_not_a_path(tmp_path, name):
     recipe.write_text(f'name = {json.dumps(name)}\n[data]\ntrain = "t.csv"\n')
     r = invoke("run", recipe)
     assert r.exit_code == 1 and "name must be a plain name" in r.output
+
+
+def test_a_bad_scheduler_fails_at_once_and_run_says_where_it_came_from(toy_corpus, tmp_path):
+    pytest.importorskip("distributed")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'name = "r"\n[data]\ntrain = "{toy_corpus["train"]}"\n[parallel]\nscheduler = "tcp://127.0.0.1:1"\n'
+                      '[output]\nmodel = "m.npz"\n')
+    t0 = time.monotonic()
+    r = invoke("run", recipe)
+    assert r.exit_code == 1 and "Dask scheduler tcp://127.0.0.1:1 (from recipe r.toml)" in r.output
+    assert "error: " in r.output and "Traceback" not in r.output and time.monotonic() - t0 < 60
+    r = invoke("train", toy_corpus["train"], "-o", tmp_path / "m.npz", "--scheduler", "not an address")
+    assert r.exit_code == 1 and r.output.startswith("error: ") and not (tmp_path / "m.npz").exists()

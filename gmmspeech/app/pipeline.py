@@ -26,7 +26,7 @@ from ..data.manifest import ManifestError, Utterance, check_split, read_manifest
 from ..frontend.features import FeatureConfig
 from ..infra.errors import GmmspeechError
 from ..infra.outputs import check_output_file
-from ..infra.parallel import parallel_map
+from ..infra.parallel import check_scheduler_address, parallel_map
 from ..infra.progress import Progress
 from ..model.classifier import GMMClassifier
 from ..model.cluster import ClusterAccumulator, ClusterFitter
@@ -99,6 +99,8 @@ def train_classifier(utts: list[Utterance], features: FeatureConfig, model: Mode
     """
     if scheduler and cache is None:
         raise SchedulerNeedsCache()
+    if scheduler:
+        check_scheduler_address(scheduler)
     labels = sorted({u.label for u in utts})
     if len(labels) < 2:
         raise NoTrainingData(f"the training data has {len(labels)} class{'es' if not labels else ''} "
@@ -345,7 +347,11 @@ def run_recipe(recipe: str | os.PathLike | Recipe, *, n_jobs: int | None = None,
             hint = f"; make it with: {command}" if command else ""
             raise RecipeError(f"{m}: no such manifest (named by recipe {r.path.name}){hint}")
     n_jobs = n_jobs if n_jobs is not None else r.jobs
-    scheduler = scheduler or r.scheduler
+    if scheduler or r.scheduler:
+        source = "--scheduler" if scheduler else f"recipe {r.path.name}"
+        scheduler = scheduler or r.scheduler
+        check_scheduler_address(scheduler)
+        _log(f"Dask scheduler {scheduler} (from {source})", quiet)
     train_utts = read_manifest(r.train)
     test_utts = read_manifest(r.test) if r.test else None
     problems = check_split(train_utts, test_utts, min_files=r.min_files,
