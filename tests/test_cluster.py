@@ -265,7 +265,7 @@ def test_batch_plan_matches_the_batches_the_e_step_uses():
         plan = batch_plan(lengths, target)
         assert plan[0][0] == 0 and plan[-1][1] == len(lengths)
         assert all(a[1] == b[0] for a, b in zip(plan, plan[1:], strict=False))
-        import gmmspeech.core.gmm as g
+        import gmmspeech.core.sources as g
 
         old, g.BATCH_FRAMES = g.BATCH_FRAMES, target
         try:

@@ -1,549 +1,51 @@
-"""Diagonal-covariance Gaussian mixture models trained with EM.
+"""Diagonal-covariance Gaussian mixture models trained by chunked EM: :class:`DiagGMM`, a scikit-learn estimator.
 
-An EM iteration is a map-reduce over sufficient statistics (see DESIGN.md section 1):
-
-* :func:`estimate_log_prob` -- per-frame, per-component weighted log-densities of a block of frames;
-* :func:`accumulate_stats` -- the E-step over a block: occupancies, first and second moments, log-likelihood.
-  Statistics of separate blocks add up (``stats_a + stats_b``);
-* :func:`maximize` -- the M-step: summed statistics to new weights, means and (floored) variances.
-
-:class:`DiagGMM` wraps them in a scikit-learn-style estimator. Nothing ever holds an N x K responsibility
-matrix for more than one chunk of frames.
-
-How the E-step is fast: the log-densities of a chunk are one matrix product of ``[x**2, x, 1]`` (frames
-centred on the mixture mean) with the stacked parameters; the log-sum-exp is done in place (row max, subtract,
-exp, row sum); the responsibilities are never normalised -- the frames are scaled by ``1 / row sum`` instead
-(D + 1 columns instead of K) and a second product ``[x**2, x, 1]^T / sum @ exp`` yields all statistics at once.
-Work is float32 by default, each chunk's statistics are added up in float64, and with ``n_jobs > 1`` chunks
-run on threads (BLAS and numpy release the GIL) with BLAS limited to one thread each (needs ``threadpoolctl``,
-installed with the ``fast`` or ``test`` extras; without it the work stays on one thread and BLAS threads the
-products itself).
+The numerics live next door: :mod:`.estep` (chunked E-step kernel), :mod:`.suffstats` (:class:`SuffStats`),
+:mod:`.mstep` (M-step), :mod:`.init` (initialisation), :mod:`.sources` (arrays, ``.npy`` lists, callables),
+:mod:`.threads` (E-step threads), :mod:`.checks` (parameter and data checks), :mod:`.logs` (``verbose``); the
+public names the rest of gmmspeech uses are re-exported here. Nothing ever holds an N x K responsibility matrix
+for more than one chunk.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
+import logging
+import numbers
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..infra.errors import DataError, UsageError
+from .checks import as_generator, check_dimensions, check_init_arrays, check_params
+from .estep import EStepPlan, accumulate_chunks, accumulate_plan, accumulate_stats, estimate_log_prob, stacked_params
+from .init import initial_params
+from .logs import verbose_logging
+from .mstep import MIN_REL_FLOOR, maximize, split_component
+from .sources import BATCH_FRAMES, FrameSource, batch_plan, is_block_list
+from .suffstats import SuffStats
+from .threads import blas_limit, effective_threads, thread_pool
 
 __all__ = ["SuffStats", "DiagGMM", "estimate_log_prob", "accumulate_stats", "accumulate_chunks", "batch_plan",
-           "maximize", "BATCH_FRAMES"]
+           "maximize", "BATCH_FRAMES", "FrameSource", "stacked_params", "split_component", "verbose_logging"]
 
-_LOG_2PI = float(np.log(2 * np.pi))
-# float32 log-responsibilities below this (relative to the frame's best component) are clamped before exp, so
-# exp never makes denormal floats, which slow the following products many times on some CPUs
-_LOG_RESP_MIN = -80.0
-_MIN_REL_FLOOR = 1e-10   # variances never fall below this fraction of the global variance, even with var_floor=0
-_SCAN_ROWS = 65536
-#: Short blocks (e.g. one per file) are joined into batches of about this many frames for the E-step: the
-#: per-block set-up costs 20-40 % of the time on files of a few hundred frames. Blocks this long or longer are
-#: used as they are (memory-mapped files stay on disk).
-BATCH_FRAMES = 65536
+logger = logging.getLogger(__name__)
+_SCORE_ROWS = 4096          # frames per block when scoring (bounds the (K, rows) float64 work block)
+_FINITE_ROWS = 65536        # frames per block of the NaN/Inf check of scored frames
 
 
-@dataclass
-class SuffStats:
-    """Summable EM statistics of a block of frames (all float64).
-
-    Attributes
-    ----------
-    n : (K,) occupancy of each component, ``sum_i r_ik``.
-    s : (K, D) first moments, ``sum_i r_ik x_i``.
-    q : (K, D) second moments, ``sum_i r_ik x_i**2``.
-    loglik : total log-likelihood of the block's frames (nats).
-    n_frames : number of frames in the block.
-    """
-
-    n: np.ndarray
-    s: np.ndarray
-    q: np.ndarray
-    loglik: float
-    n_frames: int
-
-    def __add__(self, other: SuffStats) -> SuffStats:
-        return SuffStats(self.n + other.n, self.s + other.s, self.q + other.q,
-                         self.loglik + other.loglik, self.n_frames + other.n_frames)
-
-    @classmethod
-    def zeros(cls, n_components: int, n_features: int) -> SuffStats:
-        """Empty statistics, the neutral element of ``+``."""
-        return cls(np.zeros(n_components), np.zeros((n_components, n_features)),
-                   np.zeros((n_components, n_features)), 0.0, 0)
-
-
-def stacked_params(weights, means, variances, dtype):
-    """Parameters arranged so that ``[x**2, x] @ A.T + b`` gives weighted log-densities.
-
-    Returns A of shape (K, 2D) and b of shape (K,).
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    mu = np.asarray(means, dtype=np.float64)
-    var = np.asarray(variances, dtype=np.float64)
-    prec = 1.0 / var
-    a = np.concatenate([-0.5 * prec, mu * prec], axis=1)
-    with np.errstate(divide="ignore"):
-        b = np.log(w) - 0.5 * (mu.shape[1] * _LOG_2PI + np.log(var).sum(1) + (mu * mu * prec).sum(1))
-    return a.astype(dtype), b.astype(dtype)
-
-
-def estimate_log_prob(X: np.ndarray, weights: np.ndarray, means: np.ndarray, variances: np.ndarray,
-                      *, dtype=np.float64) -> np.ndarray:
-    """Weighted log-densities ``log w_k + log N(x_i | mu_k, diag(var_k))``.
-
-    Parameters
-    ----------
-    X : (N, D) frames.
-    weights : (K,) mixture weights.  means, variances : (K, D).
-    dtype : compute precision (float32 is about twice as fast).
-
-    Returns
-    -------
-    (N, K) array of ``dtype`` (nats); a zero-weight component gives ``-inf``.
-    """
-    a, b = stacked_params(weights, means, variances, dtype)
-    X = np.asarray(X, dtype=dtype)
-    return np.concatenate([X * X, X], axis=1) @ a.T + b
-
-
-def _logsumexp_rows(lp: np.ndarray) -> np.ndarray:
-    """Row-wise log-sum-exp of (N, K) ``lp``, computed in place (``lp`` is overwritten); returns (N,)."""
-    mx = lp.max(axis=1, keepdims=True)
-    mx[~np.isfinite(mx)] = 0.0
-    lp -= mx
-    np.exp(lp, out=lp)
-    with np.errstate(divide="ignore"):
-        return np.log(lp.sum(axis=1)) + mx[:, 0]
-
-
-# ---------------------------------------------------------------------------------------------- the E-step kernel
-def _extended_params(weights, means, variances, center, dtype) -> np.ndarray:
-    """(2D+1, K) matrix M such that ``[(x-c)**2, x-c, 1] @ M`` are the weighted log-densities of x."""
-    a, b = stacked_params(weights, np.asarray(means, dtype=np.float64) - center, variances, np.float64)
-    return np.ascontiguousarray(np.concatenate([a, b[:, None]], axis=1).T, dtype=dtype)
-
-
-def _estep_range(X, lo: int, hi: int, mat: np.ndarray, center: np.ndarray, chunk_size: int, dtype):
-    """E-step over rows ``lo:hi`` of X; returns ((2D+1, K) float64 moments of the centred frames, loglik)."""
-    D = X.shape[1]
-    W, K = mat.shape
-    flush = np.dtype(dtype) == np.float32
-    c = max(1, min(chunk_size, hi - lo))
-    xx = np.empty((c, W), dtype)
-    xx[:, 2 * D] = 1.0
-    yy = np.empty((c, W), dtype)
-    lp = np.empty((c, K), dtype)
-    acc = np.zeros((W, K))
-    loglik = 0.0
-    cen = center.astype(dtype)
-    for s in range(lo, hi, c):
-        m = min(s + c, hi) - s
-        x = xx[:m, D:2 * D]
-        np.subtract(X[s:s + m], cen, out=x, casting="unsafe")
-        np.multiply(x, x, out=xx[:m, :D])
-        ell = lp[:m]
-        np.matmul(xx[:m], mat, out=ell)
-        mx = ell.max(axis=1, keepdims=True)
-        ell -= mx
-        if flush:
-            np.maximum(ell, _LOG_RESP_MIN, out=ell)
-        np.exp(ell, out=ell)
-        tot = ell.sum(axis=1, keepdims=True)
-        # r = exp / tot, so r^T @ z == exp^T @ (z / tot): scale the (D+1)-wide frames, not the K-wide block
-        np.divide(xx[:m], tot, out=yy[:m])
-        acc += yy[:m].T @ ell
-        loglik += float(mx.sum(dtype=np.float64)) + float(np.log(tot).sum(dtype=np.float64))
-    return acc, loglik
-
-
-_CONTROLLER = None
-
-
-def _blas_limit():
-    """Context holding BLAS to one thread per calling thread (no-op without threadpoolctl).
-
-    The E-step's products are small (chunk x 2D x K); BLAS's own threads gain little on them and spin badly
-    when the cores are shared, so parallelism comes from ``n_jobs`` threads over chunks instead.
-    """
-    global _CONTROLLER
-    try:
-        if _CONTROLLER is None:
-            from threadpoolctl import ThreadpoolController
-            _CONTROLLER = ThreadpoolController()
-        return _CONTROLLER.limit(limits=1, user_api="blas")
-    except ImportError:
-        return contextlib.nullcontext()
-
-
-def _threads_ok(n_jobs: int) -> int:
-    """Usable thread count: several threads only when BLAS can be held to one thread each."""
-    if n_jobs <= 1:
-        return 1
-    try:
-        import threadpoolctl  # noqa: F401
-    except ImportError:
-        return 1
-    return n_jobs
-
-
-def _resolve_jobs(n_jobs: int | None) -> int:
-    cores = os.cpu_count() or 1
-    if n_jobs is None or n_jobs == 0:
-        return cores
-    return max(1, cores + 1 + n_jobs) if n_jobs < 0 else int(n_jobs)
-
-
-def _accumulate(X, weights, means, variances, chunk_size, dtype, n_jobs, pool=None) -> SuffStats:
-    """:func:`accumulate_stats` without argument checks or BLAS thread limiting (the caller does those)."""
-    N, D = X.shape
-    K = len(weights)
-    if N == 0:
-        return SuffStats.zeros(K, D)
-    w = np.asarray(weights, dtype=np.float64)
-    mu = np.asarray(means, dtype=np.float64)
-    center = (w / w.sum()) @ mu
-    mat = _extended_params(w, mu, variances, center, dtype)
-    jobs = min(n_jobs, max(1, -(-N // chunk_size)))
-    if jobs <= 1:
-        parts = [_estep_range(X, 0, N, mat, center, chunk_size, dtype)]
-    else:
-        import joblib
-        step = -(-N // (jobs * chunk_size)) * chunk_size   # whole chunks per job: same chunking as one job
-        tasks = (joblib.delayed(_estep_range)(X, lo, min(lo + step, N), mat, center, chunk_size, dtype)
-                 for lo in range(0, N, step))
-        parts = (pool or joblib.Parallel(n_jobs=jobs, backend="threading"))(tasks)
-    acc = parts[0][0].copy()
-    loglik = parts[0][1]
-    for a, ll in parts[1:]:
-        acc += a
-        loglik += ll
-    n = acc[2 * D].copy()
-    sc = acc[D:2 * D].T
-    qc = acc[:D].T
-    # back from centred to raw coordinates (exact algebra, in float64)
-    s = sc + n[:, None] * center
-    q = qc + 2 * sc * center + n[:, None] * center**2
-    return SuffStats(n, np.ascontiguousarray(s), np.ascontiguousarray(q), loglik, N)
-
-
-def accumulate_stats(X: np.ndarray, weights: np.ndarray, means: np.ndarray, variances: np.ndarray,
-                     *, chunk_size: int = 2048, dtype=np.float32, n_jobs: int | None = 1) -> SuffStats:
-    """E-step over a block of frames, chunk by chunk.
-
-    Parameters
-    ----------
-    X : (N, D) frames (may be a memory-mapped array; any float dtype). N may be 0.
-    weights : (K,).  means, variances : (K, D).
-    chunk_size : frames per chunk; bounds the temporary (chunk_size, K) work array.
-    dtype : compute precision of the log-densities and per-chunk products; the returned statistics are float64.
-    n_jobs : threads over chunks (``-1``: all cores). Results depend on ``n_jobs`` only at rounding level.
-
-    Returns
-    -------
-    SuffStats of the block; blocks add up, ``accumulate_stats(X[:m]) + accumulate_stats(X[m:])`` equals
-    ``accumulate_stats(X)`` up to rounding.
-    """
-    if np.ndim(X) != 2 or np.shape(X)[1] != np.shape(means)[1]:
-        raise ValueError(f"expected frames of shape (N, {np.shape(means)[1]}), got {np.shape(X)}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    jobs = _threads_ok(_resolve_jobs(n_jobs))
-    with _blas_limit():
-        return _accumulate(X, weights, means, variances, int(chunk_size), dtype, jobs)
-
-
-def accumulate_chunks(chunks, weights: np.ndarray, means: np.ndarray, variances: np.ndarray, *,
-                      chunk_size: int = 2048, dtype=np.float32) -> SuffStats:
-    """E-step over a list of blocks (arrays or ``.npy`` paths, memory-mapped), summed in order, on one thread.
-
-    This is exactly the per-iteration computation :meth:`DiagGMM.fit` does on a list, so statistics of a list
-    computed in several pieces (e.g. on cluster workers, see ``DiagGMM(accumulator=...)``) and added up in
-    order agree with a local fit to float64 rounding.
-
-    Parameters
-    ----------
-    chunks : list of (n, D) arrays or ``.npy`` paths; empty blocks are skipped.
-    weights : (K,).  means, variances : (K, D).
-    chunk_size, dtype : as in :func:`accumulate_stats`.
-
-    Returns
-    -------
-    SuffStats summed over all blocks.
-    """
-    src = FrameSource(list(chunks))
-    stats = SuffStats.zeros(*np.shape(means))
-    with _blas_limit():
-        for name, arr in src.batches():
-            if arr.shape[1] != np.shape(means)[1]:
-                raise ValueError(f"{name}: has {arr.shape[1]} feature dimensions, expected {np.shape(means)[1]}")
-            stats = stats + _accumulate(arr, weights, means, variances, int(chunk_size), dtype, 1)
-    return stats
-
-
-def batch_plan(lengths: Iterable[int], target: int = BATCH_FRAMES) -> list[tuple[int, int]]:
-    """How a list of blocks is joined into E-step batches: ``[(lo, hi), ...]`` item ranges, in order.
-
-    A block of ``target`` frames or more is a batch of its own; shorter consecutive blocks are joined until
-    they reach ``target`` frames (or the next block is a long one, or the list ends). The plan of a list that
-    starts at a batch boundary is the same as that part of the whole list's plan, so statistics computed on
-    groups of whole batches (e.g. by cluster workers) add up to exactly the local E-step's.
-    """
-    plan, lo, size, n_items = [], 0, 0, 0
-    for i, n in enumerate(lengths):
-        n_items = i + 1
-        if n >= target:
-            if i > lo:
-                plan.append((lo, i))
-            plan.append((i, i + 1))
-            lo, size = i + 1, 0
-            continue
-        size += n
-        if size >= target:
-            plan.append((lo, i + 1))
-            lo, size = i + 1, 0
-    if n_items > lo:
-        plan.append((lo, n_items))
-    return plan
-
-
-# ---------------------------------------------------------------------------------------------------- the M-step
-def split_component(weights, means, variances, k: int, h: int, scale: float) -> None:
-    """In place: component k becomes a copy of h shifted by +scale sigma, h by -scale sigma; weight halved."""
-    step = scale * np.sqrt(variances[h])
-    weights[k] = weights[h] = weights[h] / 2
-    means[k] = means[h] + step
-    means[h] = means[h] - step
-    variances[k] = variances[h]
-
-
-def maximize(stats: SuffStats, var_floor: np.ndarray | float = 0.0, *, weight_floor: float = 0.0,
-             min_occupancy: float = 1e-3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """M-step: new parameters from summed statistics.
-
-    Parameters
-    ----------
-    stats : statistics summed over all the data.
-    var_floor : scalar or (D,) absolute variance floor applied to every component. Variances also never fall
-        below 1e-10 times the data's global variance (computed from ``stats``), so a zero floor cannot give 0.
-    weight_floor : a component whose weight falls below this is re-seeded (see ``min_occupancy``).
-    min_occupancy : a component with less occupancy than this (in frames) is re-seeded by splitting the
-        heaviest component along all dimensions (+-0.5 sigma), as Kaldi's mix-up does, instead of giving NaN.
-
-    Returns
-    -------
-    weights (K,), means (K, D), variances (K, D), all float64; weights sum to one.
-
-    Raises
-    ------
-    ValueError
-        if the statistics are empty or hold non-finite values.
-    """
-    n = np.asarray(stats.n, dtype=np.float64)
-    total = n.sum()
-    if not total > 0:
-        raise ValueError("no frames were accumulated: cannot estimate a GMM from empty statistics")
-    if not (np.all(np.isfinite(stats.s)) and np.all(np.isfinite(stats.q)) and np.isfinite(total)):
-        raise ValueError("the accumulated statistics are not finite (NaN or infinite frames?)")
-    gmean = stats.s.sum(0) / total
-    gvar = np.maximum(stats.q.sum(0) / total - gmean**2, 0.0)
-    floor = np.maximum(var_floor, _MIN_REL_FLOOR * gvar)
-    floor = np.where(floor > 0, floor, np.finfo(np.float64).tiny)
-    safe = np.maximum(n, 1e-300)[:, None]
-    means = stats.s / safe
-    variances = np.maximum(stats.q / safe - means**2, floor)
-    weights = n / total
-    dead = np.flatnonzero((n < min_occupancy) | (weights < weight_floor))
-    alive = np.setdiff1d(np.arange(len(n)), dead)
-    if len(alive) == 0:
-        raise ValueError("every component collapsed: no component has occupancy above min_occupancy")
-    for k in dead:
-        weights[k] = 0.0
-    for k in dead:
-        h = int(np.argmax(weights))
-        split_component(weights, means, variances, k, h, 0.5)
-    weights /= weights.sum()
-    return weights, means, variances
-
-
-# ----------------------------------------------------------------------------------------------- initialisation
-def _kmeanspp(X: np.ndarray, k: int, rng: np.random.Generator, n_lloyd: int = 5) -> np.ndarray:
-    """k-means++ seeding followed by a few Lloyd iterations; returns (k, D) centres."""
-    n = X.shape[0]
-    centres = np.empty((k, X.shape[1]), dtype=np.float64)
-    centres[0] = X[rng.integers(n)]
-    d2 = ((X - centres[0]) ** 2).sum(1)
-    for j in range(1, k):
-        tot = d2.sum()
-        idx = rng.integers(n) if tot <= 0 else rng.choice(n, p=d2 / tot)
-        centres[j] = X[idx]
-        d2 = np.minimum(d2, ((X - centres[j]) ** 2).sum(1))
-    for _ in range(n_lloyd):
-        lab = _nearest(X, centres)
-        for j in range(k):
-            members = X[lab == j]
-            if len(members):
-                centres[j] = members.mean(0)
-    return centres
-
-
-def _nearest(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre (Euclidean) for every row of X, shape (N,)."""
-    return ((X * X).sum(1)[:, None] - 2 * X @ centres.T + (centres * centres).sum(1)).argmin(1)
-
-
-def _hard_params(sub, means, global_var):
-    """Weights and variances from a hard assignment of ``sub`` to ``means``."""
-    K = len(means)
-    lab = _nearest(sub, means)
-    counts = np.bincount(lab, minlength=K).astype(np.float64)
-    weights = (counts + 1.0) / (counts.sum() + K)
-    variances = np.tile(global_var, (K, 1))
-    for k in range(K):
-        members = sub[lab == k]
-        if len(members) > 1:
-            variances[k] = members.var(0)
-    return weights, variances
-
-
-def _mixup(sub, K, global_var, floor, n_em: int = 4):
-    """Binary splitting from one component: split the heaviest until K, with a few EM iterations per round."""
-    w = np.ones(1)
-    mu = sub.mean(0, keepdims=True)
-    var = global_var[None, :].copy()
-    while len(w) < K:
-        cur, target = len(w), min(2 * len(w), K)
-        w = np.concatenate([w, np.zeros(target - cur)])
-        mu = np.concatenate([mu, np.zeros((target - cur, mu.shape[1]))])
-        var = np.concatenate([var, np.ones((target - cur, var.shape[1]))])
-        for k in range(cur, target):
-            split_component(w, mu, var, k, int(np.argmax(w)), 0.2)
-        for _ in range(n_em):
-            w, mu, var = maximize(_accumulate(sub, w, mu, var, 4096, np.float64, 1), floor)
-    return w, mu, var
-
-
-# --------------------------------------------------------------------------------------------------- data sources
-class FrameSource:
-    """Frames given as one array, a list of arrays / ``.npy`` paths, or a callable yielding arrays."""
-
-    def __init__(self, X):
-        self._factory = None
-        self._items = None
-        if callable(X):
-            self._factory = X
-        elif isinstance(X, (list, tuple)):
-            self._items = list(X)
-        else:
-            arr = np.asarray(X)
-            if arr.ndim != 2:
-                raise ValueError(f"expected a 2-D array of frames (N, D), got shape {arr.shape}")
-            self._items = [arr]
-        self.n_features = None
-
-    @property
-    def items(self) -> list | None:
-        """The list of blocks (arrays or paths) as given, or None for a callable source."""
-        return self._items
-
-    def blocks(self) -> Iterator[tuple[str, np.ndarray]]:
-        """Yield (name, (n, D) array) for every non-empty block, opened anew (files memory-mapped)."""
-        raw: Iterable = self._factory() if self._factory is not None else self._items
-        for i, item in enumerate(raw):
-            name = str(item) if isinstance(item, (str, os.PathLike)) else f"chunk {i}"
-            if isinstance(item, (str, os.PathLike)):
-                try:
-                    arr = np.load(Path(item), mmap_mode="r", allow_pickle=False)
-                except (OSError, ValueError) as e:
-                    raise ValueError(f"{item}: cannot read feature chunk ({e})") from None
-            else:
-                arr = np.asarray(item)
-            if arr.ndim != 2:
-                raise ValueError(f"{name}: expected a 2-D array of frames (N, D), got shape {arr.shape}")
-            if not np.issubdtype(arr.dtype, np.floating) and not np.issubdtype(arr.dtype, np.integer):
-                raise ValueError(f"{name}: frames must be numbers, got dtype {arr.dtype}")
-            if self.n_features is not None and arr.shape[1] != self.n_features and arr.shape[0]:
-                raise ValueError(f"{name}: has {arr.shape[1]} feature dimensions, expected {self.n_features}")
-            if arr.shape[0] == 0:
-                continue   # an empty chunk contributes nothing
-            self.n_features = arr.shape[1]
-            yield name, arr
-
-    def batches(self) -> Iterator[tuple[str, np.ndarray]]:
-        """Like :meth:`blocks`, but short consecutive blocks joined into batches as :func:`batch_plan` says."""
-        if self._items is None:
-            yield from self.blocks()
-            return
-        pending: list[tuple[str, np.ndarray]] = []
-        size = 0
-
-        def flush():
-            if len(pending) == 1:
-                return pending[0]
-            return pending[0][0], np.concatenate([a for _, a in pending])
-
-        for name, arr in self.blocks():
-            if arr.shape[0] >= BATCH_FRAMES:
-                if pending:
-                    yield flush()
-                    pending, size = [], 0
-                yield name, arr
-                continue
-            pending.append((name, arr))
-            size += arr.shape[0]
-            if size >= BATCH_FRAMES:
-                yield flush()
-                pending, size = [], 0
-        if pending:
-            yield flush()
-
-    def scan(self):
-        """One pass: checks every value is finite; returns (n_frames, mean (D,), variance (D,)) in float64."""
-        n, mean, m2 = 0, None, None
-        for name, arr in self.blocks():
-            for s in range(0, arr.shape[0], _SCAN_ROWS):
-                x = np.asarray(arr[s:s + _SCAN_ROWS], dtype=np.float64)
-                if not np.all(np.isfinite(x)):
-                    row = s + int(np.flatnonzero(~np.all(np.isfinite(x), axis=1))[0])
-                    raise ValueError(f"{name}: the data contain NaN or infinite values (first at frame {row})")
-                cm = x.mean(0)
-                cm2 = ((x - cm) ** 2).sum(0)
-                if mean is None:
-                    n, mean, m2 = x.shape[0], cm, cm2
-                else:   # Chan et al.'s pairwise update: stable for any number of frames
-                    tot = n + x.shape[0]
-                    delta = cm - mean
-                    mean = mean + delta * x.shape[0] / tot
-                    m2 = m2 + cm2 + delta**2 * n * x.shape[0] / tot
-                    n = tot
-        if n == 0:
-            raise ValueError("no frames to train on (the data or every chunk is empty)")
-        return n, mean, m2 / n
-
-    def gather(self, idx: np.ndarray) -> np.ndarray:
-        """Rows at sorted global indices ``idx`` as a float64 (len(idx), D) array."""
-        out, offset = [], 0
-        for _, arr in self.blocks():
-            lo, hi = np.searchsorted(idx, [offset, offset + arr.shape[0]])
-            if hi > lo:
-                out.append(np.asarray(arr[idx[lo:hi] - offset], dtype=np.float64))
-            offset += arr.shape[0]
-        return np.concatenate(out)
-
-
-# ---------------------------------------------------------------------------------------------------- estimator
-class DiagGMM:
-    """Diagonal-covariance Gaussian mixture model trained by chunked EM.
+class DiagGMM(DensityMixin, BaseEstimator):
+    """Diagonal-covariance Gaussian mixture model trained by chunked EM (a scikit-learn estimator).
 
     Parameters
     ----------
     n_components : K, number of Gaussians.
     max_iter : maximum EM iterations.
     tol : convergence threshold on the change of mean log-likelihood per frame (nats) between iterations.
+        ``0`` runs exactly ``max_iter`` iterations (and warns of nothing).
     init : ``"kmeans++"`` (k-means++ seeding + Lloyd on a subsample, default), ``"random"`` (random frames as
         means) or ``"split"`` (binary splitting from one component, mix-up to any K by splitting the heaviest).
     var_floor : variance floor relative to the data's global variance per dimension, applied in every M-step.
@@ -554,36 +56,41 @@ class DiagGMM:
         re-seeded by splitting the heaviest component, so a collapse never gives NaN. (EM never lowers the
         log-likelihood, except in an iteration where a floor binds or a component is re-seeded.)
     n_init : number of initialisations; the run with the best final log-likelihood is kept.
-    random_state : seed; seeded fits are bit-for-bit reproducible (for a fixed ``n_jobs``).
+    random_state : seed (int, None, or a numpy Generator / RandomState); seeded fits are bit-for-bit
+        reproducible, whatever ``n_jobs``.
     dtype : compute precision of the E-step (float32 default; statistics are summed in float64).
-    weights_init, means_init, variances_init : warm start; when ``means_init`` is given, ``init`` is skipped
-        (missing weights are uniform, missing variances the global variance).
+    weights_init : (K,), means_init : (K, D), variances_init : (K, D) -- warm start, each validated whenever
+        given. With ``means_init`` the initialisation is skipped (missing weights are uniform, missing variances
+        the global variance); without it, given weights / variances replace the initialisation's.
     subsample : frames drawn for the initialisation.
-    chunk_size : frames per E-step chunk (bounds memory: about chunk_size x K x 4 bytes per job).
-    n_jobs : threads for the E-step (``-1``: all cores).
+    chunk_size : frames per E-step chunk (bounds memory: about chunk_size x K x 4 bytes per thread).
+    n_jobs : E-step threads: ``None`` (default) all cores -- fewer when BLAS is held to fewer threads in this
+        process, e.g. in a worker of a process pool, so nested parallelism does not oversubscribe; ``-1`` all
+        cores, ``k`` k threads. Results do not depend on it.
     accumulator : optional callable ``accumulator(items, weights, means, variances, *, chunk_size, dtype)``
         returning the summed :class:`SuffStats` of all items of a list given to ``fit`` -- the E-step run
-        elsewhere, e.g. on a Dask cluster (``gmmspeech.parallel.ClusterAccumulator``). It must equal
+        elsewhere, e.g. on a Dask cluster (``gmmspeech.model.cluster.ClusterAccumulator``). It must equal
         :func:`accumulate_chunks` of the items; initialisation and M-steps stay in this process.
-    verbose : print one line per iteration to stderr.
+    verbose : log one line per EM iteration at INFO level (shown on stderr when logging is not configured);
+        otherwise the lines are logged at DEBUG level (logger ``gmmspeech.core.gmm``).
 
     Attributes
     ----------
     weights_ (K,), means_ (K, D), variances_ (K, D) : learned parameters (float64).
     converged_ : whether ``tol`` was reached.  n_iter_ : EM iterations run (best initialisation).
     log_likelihood_history_ : mean log-likelihood per frame before each M-step.  lower_bound_ : its last value.
-    var_floor_ : (D,) absolute variance floor used.
+    var_floor_ : (D,) absolute variance floor used.  n_features_in_ : D.
 
-    ``fit`` accepts an (N, D) array (possibly memory-mapped), a list of arrays or ``.npy`` paths (opened with
-    memory mapping on every pass, so data larger than memory can be trained on), or a callable returning an
-    iterable of (n, D) arrays, called anew on every pass and expected to yield the same frames each time.
-    Empty chunks are skipped.
+    ``fit`` accepts an (N, D) array-like (possibly memory-mapped), a list of (n, D) arrays or ``.npy`` paths
+    (opened with memory mapping on every pass, so data larger than memory can be trained on), or a callable
+    returning an iterable of (n, D) arrays, called anew on every pass and expected to yield the same frames each
+    time. Empty chunks are skipped. Scoring methods take (N, D) array-likes.
     """
 
     def __init__(self, n_components: int = 64, *, max_iter: int = 100, tol: float = 1e-4,
                  init: str = "kmeans++", var_floor: float = 1e-3, weight_floor: float = 1e-5, n_init: int = 1,
-                 random_state: int | None = 0, dtype=np.float32, weights_init=None, means_init=None,
-                 variances_init=None, subsample: int = 20000, chunk_size: int = 2048, n_jobs: int | None = 1,
+                 random_state=0, dtype=np.float32, weights_init=None, means_init=None,
+                 variances_init=None, subsample: int = 20000, chunk_size: int = 2048, n_jobs: int | None = None,
                  accumulator=None, verbose: bool = False):
         self.n_components = n_components
         self.max_iter = max_iter
@@ -603,180 +110,204 @@ class DiagGMM:
         self.accumulator = accumulator
         self.verbose = verbose
 
+    def _frames(self, X, reset: bool) -> tuple[FrameSource, bool]:
+        """The frames of ``fit``: (source, whether X was one validated array)."""
+        if callable(X) or is_block_list(X):
+            return FrameSource(X), False
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False)
+        return FrameSource(X), True
+
+    def _checked(self, X) -> np.ndarray:
+        """Scored frames: fitted model, an (N, D) float array, every value finite."""
+        check_is_fitted(self, ["weights_", "means_", "variances_"])
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False)
+        D = self.means_.shape[1]
+        if X.shape[1] != D:
+            raise DataError(f"expected frames of shape (N, {D}), got {X.shape}")
+        for s in range(0, X.shape[0], _FINITE_ROWS):
+            ok = np.isfinite(X[s:s + _FINITE_ROWS]).all(axis=1)
+            if not ok.all():
+                raise DataError(f"X contains NaN or infinite values (first at frame {s + int(np.argmin(ok))})")
+        return X
+
     # ------------------------------------------------------------------ fitting
-    def _check_params(self):
-        if not (isinstance(self.n_components, (int, np.integer)) and self.n_components >= 1):
-            raise ValueError(f"n_components must be a positive integer, got {self.n_components!r}")
-        if self.init not in ("kmeans++", "random", "split"):
-            raise ValueError(f"init must be 'kmeans++', 'random' or 'split', got {self.init!r}")
-        if self.max_iter < 1 or self.n_init < 1 or self.chunk_size < 1:
-            raise ValueError("max_iter, n_init and chunk_size must be at least 1")
-        if self.var_floor < 0 or self.tol < 0 or not 0 <= self.weight_floor < 1:
-            raise ValueError("var_floor and tol must be >= 0 and weight_floor in [0, 1)")
-        if np.dtype(self.dtype) not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
-
-    def _warm_start(self, K: int, D: int, global_var: np.ndarray):
-        means = np.asarray(self.means_init, dtype=np.float64)
-        if means.shape != (K, D):
-            raise ValueError(f"means_init has shape {means.shape}, expected {(K, D)}")
-        weights = np.full(K, 1.0 / K) if self.weights_init is None else np.asarray(self.weights_init, np.float64)
-        if weights.shape != (K,) or np.any(weights < 0) or not weights.sum() > 0:
-            raise ValueError(f"weights_init must be {K} non-negative numbers with a positive sum")
-        variances = (np.tile(global_var, (K, 1)) if self.variances_init is None
-                     else np.asarray(self.variances_init, dtype=np.float64))
-        if variances.shape != (K, D) or not np.all(variances > 0):
-            raise ValueError(f"variances_init must have shape {(K, D)} and be positive")
-        if not (np.all(np.isfinite(means)) and np.all(np.isfinite(variances))):
-            raise ValueError("means_init and variances_init must be finite")
-        return weights / weights.sum(), means.copy(), variances.copy()
-
-    def _initialize(self, src: FrameSource, n_frames: int, rng: np.random.Generator, global_var: np.ndarray):
-        K = self.n_components
-        m = min(n_frames, max(self.subsample, K))
-        idx = np.arange(n_frames) if m == n_frames else np.sort(rng.choice(n_frames, m, replace=False))
-        sub = src.gather(idx)
-        if self.init == "split":
-            return _mixup(sub, K, global_var, self.var_floor_)
-        if self.init == "random":
-            means = sub[rng.choice(sub.shape[0], K, replace=False)]
-        else:
-            means = _kmeanspp(sub, K, rng)
-        weights, variances = _hard_params(sub, means, global_var)
-        return weights, means, variances
-
-    def _em(self, src: FrameSource, n_frames: int, w, mu, var, pool, jobs):
-        history: list[float] = []
-        converged, prev = False, -np.inf
-        chunk = int(self.chunk_size)
-        for it in range(1, self.max_iter + 1):
-            t0 = time.perf_counter()
-            if self.accumulator is not None:
-                stats = self.accumulator(src.items, w, mu, var, chunk_size=chunk, dtype=self.dtype)
-            else:
-                stats = SuffStats.zeros(*mu.shape)
-                for _, arr in src.batches():
-                    stats = stats + _accumulate(arr, w, mu, var, chunk, self.dtype, jobs, pool)
-            ll = stats.loglik / stats.n_frames
-            history.append(ll)
-            w, mu, var = maximize(stats, self.var_floor_, weight_floor=self.weight_floor)
-            if self.verbose:
-                print(f"  EM iteration {it:3d}  log-lik/frame {ll:.6f}  change {ll - prev:.2e}  "
-                      f"{time.perf_counter() - t0:.2f}s", file=sys.stderr)
-            if abs(ll - prev) < self.tol:
-                converged = True
-                break
-            prev = ll
-        return w, mu, var, history, converged
-
-    def fit(self, X) -> DiagGMM:
+    def fit(self, X, y=None) -> DiagGMM:
         """Estimate the parameters with EM; returns self.
 
         Parameters
         ----------
         X : (N, D) frames, or a list of (n, D) arrays / ``.npy`` paths, or a callable returning such chunks.
+        y : ignored (scikit-learn API).
 
         Raises
         ------
-        ValueError
-            for NaN/Inf values (naming the chunk and frame), fewer frames than components, a constant
-            feature dimension, chunks disagreeing on D, or unreadable chunk files.
+        DataError
+            for NaN/Inf values (naming the chunk and frame), fewer frames than components, a constant (or
+            constant up to rounding) feature dimension, chunks disagreeing on D, or unreadable chunk files.
+        UsageError
+            for bad parameters, including warm-start arrays of the wrong shape or values (both are ValueErrors).
         """
-        self._check_params()
-        src = FrameSource(X)
+        check_params(self)
+        src, validated = self._frames(X, reset=True)
         if self.accumulator is not None and src.items is None:
-            raise ValueError("an accumulator needs the frames as a list of arrays or .npy paths, not a callable")
-        n_frames, _, global_var = src.scan()
-        K = self.n_components
+            raise UsageError("an accumulator needs the frames as a list of arrays or .npy paths, not a callable")
+        n_frames, mean, global_var = src.scan()
+        K, D = self.n_components, src.n_features
+        if not validated:
+            self.n_features_in_ = D
+            self.__dict__.pop("feature_names_in_", None)
+        w0, mu0, var0 = check_init_arrays(self.weights_init, self.means_init, self.variances_init, K, D)
         if n_frames < K:
-            raise ValueError(f"{n_frames} frames are fewer than n_components={K}")
-        const = np.flatnonzero(global_var <= 0)
-        if len(const):
-            raise ValueError(f"feature dimension(s) {const.tolist()} are constant over all frames (zero variance); "
-                             "drop them before training")
-        self.var_floor_ = max(self.var_floor, _MIN_REL_FLOOR) * global_var
-        rng = np.random.default_rng(self.random_state)
-        jobs = _threads_ok(_resolve_jobs(self.n_jobs))
+            raise DataError(f"{n_frames} samples (frames) are fewer than n_components={K}")
+        if n_frames < 2:
+            raise DataError("got 1 sample (frame): a GMM needs at least 2 to estimate a variance")
+        check_dimensions(mean, global_var, self.dtype)
+        self.var_floor_ = max(self.var_floor, MIN_REL_FLOOR) * global_var
+        rng = as_generator(self.random_state)
+        jobs = effective_threads(self.n_jobs)
         best = None
-        with _blas_limit(), contextlib.ExitStack() as stack:
-            pool = None
-            if jobs > 1:
-                import joblib
-                pool = stack.enter_context(joblib.Parallel(n_jobs=jobs, backend="threading"))
+        with verbose_logging(logger, self.verbose), blas_limit(), thread_pool(jobs) as pool:
             for _ in range(self.n_init):
-                if self.means_init is not None:
-                    w, mu, var = self._warm_start(K, src.n_features, global_var)
+                if mu0 is not None:
+                    w, mu = (np.full(K, 1.0 / K) if w0 is None else w0), mu0
+                    var = np.tile(global_var, (K, 1)) if var0 is None else var0
                 else:
-                    w, mu, var = self._initialize(src, n_frames, rng, global_var)
-                var = np.maximum(var, self.var_floor_)
-                run = self._em(src, n_frames, w, mu, var, pool, jobs)
+                    w, mu, var = initial_params(src, n_frames, K, self.init, rng, global_var, self.var_floor_,
+                                                self.subsample)
+                    w = w if w0 is None else w0
+                    var = var if var0 is None else var0
+                run = self._em(src, w.copy(), mu.copy(), np.maximum(var, self.var_floor_), pool, jobs)
                 if best is None or run[3][-1] > best[3][-1]:
                     best = run
         self.weights_, self.means_, self.variances_, history, self.converged_ = best
         self.log_likelihood_history_ = history
         self.lower_bound_ = history[-1]
         self.n_iter_ = len(history)
+        if not self.converged_ and self.tol > 0:
+            change = history[-1] - history[-2] if len(history) > 1 else float("nan")
+            warnings.warn(f"DiagGMM did not converge in {self.max_iter} EM iterations (last change of the mean "
+                          f"log-likelihood {change:.2e} nats per frame, tol={self.tol:g}); increase max_iter or "
+                          "tol, try another init, or check the data", ConvergenceWarning, stacklevel=2)
         return self
 
+    def _em(self, src: FrameSource, w, mu, var, pool, jobs: int):
+        history: list[float] = []
+        converged, prev = False, -np.inf
+        chunk = int(self.chunk_size)
+        dtype = np.dtype(self.dtype)
+        level = logging.INFO if self.verbose else logging.DEBUG
+        for it in range(1, self.max_iter + 1):
+            t0 = time.perf_counter()
+            if self.accumulator is not None:
+                stats = self.accumulator(src.items, w, mu, var, chunk_size=chunk, dtype=self.dtype)
+            else:
+                plan = EStepPlan(w, mu, var, dtype)
+                stats = accumulate_plan((arr for _, arr in src.batches()), plan, chunk, pool, 2 * jobs)
+            ll = stats.loglik / stats.n_frames
+            history.append(ll)
+            w, mu, var = maximize(stats, self.var_floor_, weight_floor=self.weight_floor)
+            logger.log(level, "EM iteration %3d  log-lik/frame %.6f  change %.2e  %.3fs", it, ll, ll - prev,
+                       time.perf_counter() - t0)
+            if abs(ll - prev) < self.tol:
+                converged = True
+                break
+            prev = ll
+        return w, mu, var, history, converged
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        """Fit, then the most likely component of every frame of X (in order), shape (N,).
+
+        Parameters
+        ----------
+        X : anything :meth:`fit` accepts.  y : ignored.
+        """
+        self.fit(X)
+        if callable(X) or is_block_list(X):
+            labels = [self.predict(arr) for _, arr in FrameSource(X).blocks()]
+            return np.concatenate(labels) if labels else np.zeros(0, dtype=np.intp)
+        return self.predict(X)
+
     # ------------------------------------------------------------------ using
-    def _check_fitted(self):
-        if not hasattr(self, "means_"):
-            raise RuntimeError("this DiagGMM is not fitted yet: call fit() first")
-
-    def _checked(self, X) -> np.ndarray:
-        self._check_fitted()
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.means_.shape[1]:
-            raise ValueError(f"expected frames of shape (N, {self.means_.shape[1]}), got {X.shape}")
-        return X
-
-    def _log_prob(self, X) -> np.ndarray:
-        return estimate_log_prob(self._checked(X), self.weights_, self.means_, self.variances_, dtype=np.float64)
+    def _log_prob_blocks(self, X):
+        """Yield (start, (K, m) float64 weighted log-densities in kernel order) over blocks of X; and the plan."""
+        plan = EStepPlan(self.weights_, self.means_, self.variances_, np.float64)
+        for s in range(0, X.shape[0], _SCORE_ROWS):
+            yield s, plan.log_prob_t(X[s:s + _SCORE_ROWS]), plan
 
     def score_samples(self, X) -> np.ndarray:
-        """Log-likelihood of each frame (nats), shape (N,); computed chunk by chunk in float64."""
+        """Log-likelihood of each frame (nats), shape (N,); float64, computed block by block.
+
+        Raises
+        ------
+        DataError
+            for NaN or infinite values, or frames of the wrong dimension. NotFittedError before fit.
+        """
         X = self._checked(X)
         out = np.empty(X.shape[0])
-        step = max(1, int(self.chunk_size))
-        for s in range(0, X.shape[0], step):
-            lp = estimate_log_prob(X[s:s + step], self.weights_, self.means_, self.variances_)
-            out[s:s + step] = _logsumexp_rows(lp)
+        for s, lp, _ in self._log_prob_blocks(X):
+            out[s:s + lp.shape[1]] = _logsumexp_cols(lp)
         return out
 
-    def score(self, X) -> float:
-        """Mean log-likelihood per frame (nats)."""
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood per frame of X (nats); higher is better (GridSearchCV's default score)."""
         return float(self.score_samples(X).mean())
 
     def predict_proba(self, X) -> np.ndarray:
         """Responsibilities (posterior of each component per frame), shape (N, K); rows sum to one."""
-        lp = self._log_prob(X)
-        lse = _logsumexp_rows(lp.copy())
-        return np.exp(lp - lse[:, None])
+        X = self._checked(X)
+        out = np.empty((X.shape[0], self.means_.shape[0]))
+        for s, lp, plan in self._log_prob_blocks(X):
+            lse = _logsumexp_cols(lp.copy())
+            p = np.exp(lp - lse).T
+            if plan.identity:
+                out[s:s + p.shape[0]] = p
+            else:
+                out[s:s + p.shape[0], plan.order] = p
+        return out
 
     def predict(self, X) -> np.ndarray:
         """Most likely component of each frame (hard clustering), shape (N,)."""
-        return self._log_prob(X).argmax(axis=1)
+        X = self._checked(X)
+        out = np.empty(X.shape[0], dtype=np.intp)
+        for s, lp, plan in self._log_prob_blocks(X):
+            out[s:s + lp.shape[1]] = plan.order[lp.argmax(axis=0)]
+        return out
 
     def _n_parameters(self) -> int:
         K, D = self.means_.shape
         return K - 1 + 2 * K * D
 
     def bic(self, X) -> float:
-        """Bayesian information criterion on X (lower is better)."""
-        X = np.asarray(X)
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+        """Bayesian information criterion on X (N, D) (lower is better)."""
+        ll = self.score_samples(X)
+        return float(-2 * ll.sum() + self._n_parameters() * np.log(len(ll)))
 
     def aic(self, X) -> float:
-        """Akaike information criterion on X (lower is better)."""
-        X = np.asarray(X)
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+        """Akaike information criterion on X (N, D) (lower is better)."""
+        return float(-2 * self.score_samples(X).sum() + 2 * self._n_parameters())
 
-    def sample(self, n_samples: int = 1, random_state: int | None = None):
-        """Draw frames from the model; returns (X (n, D), component labels (n,))."""
-        self._check_fitted()
-        rng = np.random.default_rng(random_state)
-        labels = rng.choice(self.n_components, size=n_samples, p=self.weights_ / self.weights_.sum())
+    def sample(self, n_samples: int = 1, random_state=None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw frames from the model.
+
+        Returns
+        -------
+        X (n_samples, D) float64 and the component label of each frame (n_samples,).
+        """
+        check_is_fitted(self, ["weights_", "means_", "variances_"])
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise UsageError(f"n_samples must be a positive integer, got {n_samples!r}")
+        rng = as_generator(random_state)
+        labels = rng.choice(len(self.weights_), size=n_samples, p=self.weights_ / self.weights_.sum())
         X = self.means_[labels] + rng.standard_normal((n_samples, self.means_.shape[1])) * np.sqrt(
             self.variances_[labels])
         return X, labels
 
+
+def _logsumexp_cols(lp: np.ndarray) -> np.ndarray:
+    """Column-wise log-sum-exp of (K, m) ``lp``, computed in place (``lp`` is overwritten); returns (m,)."""
+    mx = lp.max(axis=0)
+    mx[~np.isfinite(mx)] = 0.0
+    lp -= mx
+    np.exp(lp, out=lp)
+    with np.errstate(divide="ignore"):
+        return np.log(lp.sum(axis=0)) + mx

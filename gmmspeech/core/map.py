@@ -15,18 +15,21 @@ The recipe of Reynolds, Quatieri & Dunn (2000), as in Kaldi's and SIDEKIT's GMM-
   components that dominate it under the UBM, so only the top-C UBM components of each frame are evaluated in
   every class model.
 
-Everything here is pure numerics (arrays in, arrays out); only :mod:`numpy` and :mod:`gmmspeech.gmm` are used.
+Everything here is pure numerics (arrays in, arrays out); only :mod:`numpy` and :mod:`gmmspeech.core.gmm` are
+used. Progress goes to the logger ``gmmspeech.core.map`` (INFO with ``verbose=True``, DEBUG otherwise).
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from typing import Any
 
 import numpy as np
 
-from .gmm import DiagGMM, SuffStats, split_component, stacked_params
+from .gmm import DiagGMM, SuffStats, split_component, stacked_params, verbose_logging
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["train_ubm", "map_adapt", "topc_log_likelihoods", "ADAPT_CHOICES", "UBM_INITS"]
 
@@ -69,7 +72,8 @@ def train_ubm(data, n_components: int, *, init: str = "mixup", max_iter: int = 8
     mixup_iter : EM iterations after each intermediate mix-up round.
     mixup_step : components added per round; ``None`` doubles them (Kaldi adds a fixed number per round).
     perturb : mean shift of a split, in standard deviations of the split component.
-    verbose : one line per round on stderr.
+    verbose : one line per round, logged at INFO level (shown on stderr when logging is not configured);
+        without it the lines are logged at DEBUG level.
     **gmm_kwargs : passed to every :class:`DiagGMM` created (``n_jobs``, ``chunk_size``, ``dtype``,
         ``var_floor``, ``random_state``, ...), so all E-steps run the way the caller configured them.
 
@@ -100,22 +104,24 @@ def train_ubm(data, n_components: int, *, init: str = "mixup", max_iter: int = 8
         t0 = time.perf_counter()
         g = DiagGMM(k, max_iter=iters, tol=stop, **warm, **gmm_kwargs).fit(data)
         history.append((k, g.n_iter_, float(g.lower_bound_)))
-        if verbose:
-            print(f"  UBM {k:5d} components  {g.n_iter_:3d} EM iterations  log-lik/frame {g.lower_bound_:9.4f}"
-                  f"  {time.perf_counter() - t0:6.2f}s", file=sys.stderr)
+        logger.log(logging.INFO if verbose else logging.DEBUG,
+                   "UBM %5d components  %3d EM iterations  log-lik/frame %9.4f  %6.2fs", k, g.n_iter_,
+                   g.lower_bound_, time.perf_counter() - t0)
         return g
 
     history: list[tuple[int, int, float]] = []
-    if init in ("kmeans++", "random"):
-        g = fit(K, max_iter, tol, init=init)
-    else:
-        # one Gaussian: a single EM iteration from any start gives the data's exact mean and variance
-        g = fit(1, max_iter if K == 1 else 1, tol, init="kmeans++")
-        for k in _mixup_sizes(K, mixup_step):
-            w, mu, var = _grow(g.weights_, g.means_, g.variances_, k, perturb)
-            last = k == K
-            g = fit(k, max_iter if last else mixup_iter, tol if last else 0.0,
-                    weights_init=w, means_init=mu, variances_init=var)
+    with verbose_logging(logger, verbose):
+        if init in ("kmeans++", "random"):
+            g = fit(K, max_iter, tol, init=init)
+        else:
+            # one Gaussian: a single EM iteration from any start gives the data's exact mean and variance
+            # (tol=0: a fixed number of iterations, so no convergence warning)
+            g = fit(1, max_iter if K == 1 else 1, tol if K == 1 else 0.0, init="kmeans++")
+            for k in _mixup_sizes(K, mixup_step):
+                w, mu, var = _grow(g.weights_, g.means_, g.variances_, k, perturb)
+                last = k == K
+                g = fit(k, max_iter if last else mixup_iter, tol if last else 0.0,
+                        weights_init=w, means_init=mu, variances_init=var)
     g.mixup_history_ = history
     return g
 
@@ -169,25 +175,28 @@ def map_adapt(ubm: DiagGMM, stats: SuffStats, *, relevance: float = 16.0, adapt:
     mu0 = np.asarray(ubm.means_, dtype=np.float64)
     var0 = np.asarray(ubm.variances_, dtype=np.float64)
     n = np.asarray(stats.n, dtype=np.float64)
-    if n.shape != w0.shape or np.shape(stats.s) != mu0.shape or np.shape(stats.q) != mu0.shape:
-        raise ValueError(f"statistics of shape n {n.shape}, s {np.shape(stats.s)} do not match the UBM "
+    if n.shape != w0.shape or np.shape(stats.sc) != mu0.shape or np.shape(stats.qc) != mu0.shape:
+        raise ValueError(f"statistics of shape n {n.shape}, s {np.shape(stats.sc)} do not match the UBM "
                          f"({mu0.shape[0]} components, {mu0.shape[1]} dims)")
-    if not (np.all(np.isfinite(n)) and np.all(np.isfinite(stats.s)) and np.all(np.isfinite(stats.q))):
+    # moments about each component's reference point c (the E-step puts it near the component), so the
+    # variance update below keeps its digits however far the data lie from the origin
+    c, sc, qc = stats.centred()
+    if not (np.all(np.isfinite(n)) and np.all(np.isfinite(sc)) and np.all(np.isfinite(qc))):
         raise ValueError("the class statistics are not finite (NaN or infinite frames?)")
     if np.any(n < 0):
         raise ValueError("occupancies must be non-negative")
     alpha = (n / (n + relevance))[:, None]
     safe = np.maximum(n, 1e-300)[:, None]
-    ex = stats.s / safe
-    ex2 = stats.q / safe
+    ex = c + sc / safe          # E_k[x]
+    ex2c = qc / safe            # E_k[(x - c)^2]
     weights, means, variances = w0.copy(), mu0.copy(), var0.copy()
     if "m" in adapt:
         means = alpha * ex + (1 - alpha) * mu0
     if "w" in adapt and n.sum() > 0:
         weights = alpha[:, 0] * n / n.sum() + (1 - alpha[:, 0]) * w0
         weights /= weights.sum()
-    if "v" in adapt:
-        variances = alpha * ex2 + (1 - alpha) * (var0 + mu0**2) - means**2
+    if "v" in adapt:   # the equation above, translated by c (exact algebra)
+        variances = alpha * ex2c + (1 - alpha) * (var0 + (mu0 - c) ** 2) - (means - c) ** 2
         variances = np.where(alpha > 0, variances, var0)   # untouched components: exactly the UBM's
         floor = np.maximum(var_floor, 1e-10 * var0.mean(0))
         variances = np.maximum(variances, floor)

@@ -27,7 +27,7 @@ import numpy as np
 from ..core.gmm import DiagGMM, stacked_params
 from ..infra.errors import DataError
 from .decision import UNKNOWN, open_set_decision, posteriors
-from .frames import count_frames, frame_blocks, same_params_key
+from .frames import count_frames, frame_blocks, quiet_convergence, same_params_key
 from .selection import n_parameters
 
 __all__ = ["GMMClassifier", "UNKNOWN", "posteriors", "open_set_decision", "REJECT_QUANTILE",
@@ -117,18 +117,19 @@ class GMMClassifier:
             return DiagGMM(**self.gmm_params).fit(frames_by_class[label])
 
         self.models_ = {}
-        if concurrent > 1 and len(labels) > 1:
-            from concurrent.futures import ThreadPoolExecutor
+        with quiet_convergence():   # each model's converged_ records it; the caller reports it once
+            if concurrent > 1 and len(labels) > 1:
+                from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(min(concurrent, len(labels))) as pool:
-                fitted = dict(zip(labels, pool.map(fit_one, labels), strict=True))
-        else:
-            fitted = None
-        for label in labels:
-            gmm = fitted[label] if fitted else fit_one(label)
-            self.models_[label] = gmm
-            if progress:
-                progress(label, gmm)
+                with ThreadPoolExecutor(min(concurrent, len(labels))) as pool:
+                    fitted = dict(zip(labels, pool.map(fit_one, labels), strict=True))
+            else:
+                fitted = None
+            for label in labels:
+                gmm = fitted[label] if fitted else fit_one(label)
+                self.models_[label] = gmm
+                if progress:
+                    progress(label, gmm)
         self.classes_ = list(self.models_)
         self.calibrate_rejection(frames_by_class)
         return self

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+import contextlib
+import warnings
 
-__all__ = ["frame_blocks", "count_frames", "same_params_key", "UBM_KEY"]
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+__all__ = ["frame_blocks", "count_frames", "same_params_key", "quiet_convergence", "UBM_KEY"]
 
 #: The UBM's slot among the class models in internal tables (no label can be this).
 UBM_KEY = "\0ubm"
@@ -31,3 +35,12 @@ def same_params_key(k1, k2) -> bool:
         return False
     return all(a[0] == b[0] and all(x is y for x, y in zip(a[1:], b[1:], strict=True))
                for a, b in zip(k1[1], k2[1], strict=True))
+
+
+@contextlib.contextmanager
+def quiet_convergence():
+    """Silence scikit-learn's ``ConvergenceWarning`` from the EM fits inside: the classifiers record each model's
+    ``converged_`` and the application reports non-convergence once, in words (not as a Python warning line)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield

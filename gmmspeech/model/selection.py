@@ -31,6 +31,7 @@ import numpy as np
 from ..core.gmm import DiagGMM
 from ..infra.atomic import atomic_write
 from ..infra.errors import DataError
+from .frames import quiet_convergence
 
 __all__ = ["n_parameters", "information_criteria", "heldout_split", "SelectionTable", "select_components",
            "select_per_class", "format_selection", "plot_selection", "PLOT_MISSING", "CRITERIA", "N_INIT"]
@@ -139,7 +140,7 @@ def _check_components(components: Sequence[int]) -> list[int]:
 def select_components(frames: np.ndarray | Sequence[np.ndarray], components: Sequence[int], *,
                       label: str | None = None, heldout: float = 0.0, seed: int = 0, max_iter: int = 50,
                       tol: float = 1e-4, init: str = "kmeans++", var_floor: float = 1e-3, n_init: int = N_INIT,
-                      n_jobs: int | None = 1,
+                      n_jobs: int | None = None,
                       progress: Callable[[str | None, dict[str, Any]], None] | None = None) -> SelectionTable:
     """Fit a diagonal GMM for every K in ``components`` and tabulate log-likelihood, BIC, AIC (and held-out).
 
@@ -179,8 +180,9 @@ def select_components(frames: np.ndarray | Sequence[np.ndarray], components: Seq
     data = fit_files[0] if len(fit_files) == 1 else fit_files
     for k in ks:
         t0 = time.perf_counter()
-        gmm = DiagGMM(k, max_iter=max_iter, tol=tol, init=init, var_floor=var_floor, random_state=seed,
-                      n_init=n_init, n_jobs=n_jobs).fit(data)
+        with quiet_convergence():   # the table's "converged" column records it
+            gmm = DiagGMM(k, max_iter=max_iter, tol=tol, init=init, var_floor=var_floor, random_state=seed,
+                          n_init=n_init, n_jobs=n_jobs).fit(data)
         total = float(sum(gmm.score_samples(x).sum() for x in fit_files))
         bic, aic = information_criteria(total, n, k, d)
         held = (float(sum(gmm.score_samples(x).sum() for x in out_files)) / n_out) if n_out else None

@@ -14,7 +14,7 @@ from ..core.gmm import DiagGMM, accumulate_chunks
 from ..core.map import check_adapt, map_adapt, topc_scores, topc_tables, train_ubm
 from ..infra.errors import DataError
 from .classifier import CALIBRATION_FRAMES, REJECT_QUANTILE, GMMClassifier
-from .frames import UBM_KEY, count_frames, frame_blocks, same_params_key
+from .frames import UBM_KEY, count_frames, frame_blocks, quiet_convergence, same_params_key
 
 __all__ = ["UBMClassifier"]
 
@@ -111,9 +111,10 @@ class UBMClassifier(GMMClassifier):
         # (gmm.batch_plan), the same way locally and on cluster workers (DiagGMM(accumulator=...))
         accumulator = self.gmm_params.get("accumulator")
         everything = [b for lab in labels for b in blocks[lab]]
-        ubm = train_ubm(everything, self.n_components,
-                        init=self.init, max_iter=self.max_iter, tol=self.tol, mixup_iter=self.mixup_iter,
-                        var_floor=self.var_floor, random_state=self.random_state, **self.gmm_params)
+        with quiet_convergence():   # ubm.converged_ records it
+            ubm = train_ubm(everything, self.n_components,
+                            init=self.init, max_iter=self.max_iter, tol=self.tol, mixup_iter=self.mixup_iter,
+                            var_floor=self.var_floor, random_state=self.random_state, **self.gmm_params)
         K, D = ubm.means_.shape
         chunk_size = self.gmm_params.get("chunk_size", 2048)
         dtype = self.gmm_params.get("dtype", np.float32)
