@@ -568,11 +568,14 @@ def crossval_cmd(
                        quiet=quiet, cache=_feature_cache(cache, no_cache), report=report, progress=progress)
         _report_skipped(res.errors, "feature extraction")
         mean, std = res.summary("accuracy")
+        cmean, cstd = res.summary("cavg")
         _echo(f"{folds}-fold cross-validation{f' grouped by {group}' if group else ''}: accuracy "
-              f"{mean:.2%} +- {std:.2%} (mean +- standard deviation over folds)")
-        _echo("fold  train  test  accuracy")
+              f"{mean:.2%} +- {std:.2%}, Cavg {cmean:.4f} +- {cstd:.4f} (mean +- standard deviation over folds)")
+        _echo("fold  train  test  accuracy    Cavg")
         for f in res.folds:
-            _echo(f"{f.fold:>4}  {f.n_train:>5}  {f.n_test:>4}  {f.evaluation.metrics['accuracy']:>8.2%}")
+            cavg = f.evaluation.metrics.get("cavg")
+            _echo(f"{f.fold:>4}  {f.n_train:>5}  {f.n_test:>4}  {f.evaluation.metrics['accuracy']:>8.2%}  "
+                  f"{'-' if cavg is None else f'{cavg:.4f}':>6}")
         _echo("")
         _echo("all folds pooled:")
         _print_evaluation(res.pooled)

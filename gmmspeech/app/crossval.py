@@ -179,13 +179,15 @@ def crossval(manifests: list[str | os.PathLike], settings: Settings, *, folds: i
             acc = float(np.mean([labels[i] == classes[int(np.argmax(s))] for i, s, _ in scored]))
             progress(fold + 1, n_train, len(scored), acc)
     fold_results, pooled_items = [], []
+    hop = settings.features.frame_shift_ms / 1000
     all_classes = sorted(set(labels))
     for fold in range(len(plan)):
         scored, n_train, classes = results_by_fold[fold]
         items = [(kept_utts[i], _align(s, classes, all_classes), n, None) for i, s, n in scored]
         pooled_items.extend(items)
-        fold_results.append(FoldResult(fold + 1, n_train, len(scored), summarise_scores(all_classes, items)))
-    pooled = summarise_scores(all_classes, pooled_items, fs.errors)
+        fold_results.append(FoldResult(fold + 1, n_train, len(scored),
+                                       summarise_scores(all_classes, items, frame_shift_s=hop)))
+    pooled = summarise_scores(all_classes, pooled_items, fs.errors, frame_shift_s=hop)
     res = CrossvalResult(fold_results, pooled, group, fs.errors)
     if report is not None:
         pooled.metrics["crossval"] = _crossval_block(res, folds, seed)
@@ -205,6 +207,9 @@ def _align(scores: np.ndarray, classes: list[str], all_classes: list[str]) -> np
 def _crossval_block(res: CrossvalResult, folds: int, seed: int) -> dict[str, Any]:
     """The cross-validation summary stored in metrics.json."""
     mean, std = res.summary("accuracy")
+    cavg_mean, cavg_std = res.summary("cavg")
     return {"folds": folds, "seed": seed, "group": res.group, "accuracy_mean": mean, "accuracy_std": std,
+            "cavg_mean": cavg_mean, "cavg_std": cavg_std,
             "per_fold": [{"fold": f.fold, "n_train": f.n_train, "n_test": f.n_test,
-                          "accuracy": f.evaluation.metrics["accuracy"]} for f in res.folds]}
+                          "accuracy": f.evaluation.metrics["accuracy"], "cavg": f.evaluation.metrics.get("cavg")}
+                         for f in res.folds]}

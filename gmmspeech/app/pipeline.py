@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..core.metrics import classification_metrics, confusion_matrix, detection_metrics
+from ..core.metrics import classification_metrics, confusion_matrix, detection_metrics, lre_metrics
 from ..data.featstore import FeatureCache, compute_features, load_or_compute
 from ..data.manifest import ManifestError, Utterance, check_split, read_manifest
 from ..frontend.features import FeatureConfig
@@ -43,6 +43,12 @@ __all__ = ["TrainResult", "EvalResult", "RunResult", "train_classifier", "evalua
            "summarise_scores", "fit_classifier",
            "evaluate_model", "run_recipe", "open_cache", "group_by_class",
            "SchedulerNeedsCache", "NoTrainingData"]
+
+
+#: Default duration buckets (seconds of scored speech): <= 3 s, 3-10 s, > 10 s, as NIST LRE's 3/10/30 s conditions.
+DURATION_BUCKETS = (3.0, 10.0)
+#: The LRE figures copied to the top level of metrics.json.
+LRE_KEYS = ("cavg", "min_cavg", "cllr", "min_cllr", "act_dcf", "min_dcf", "p_oos", "by_duration")
 
 
 class SchedulerNeedsCache(GmmspeechError, ValueError):
@@ -189,19 +195,29 @@ def evaluate_classifier(clf: GMMClassifier, features: FeatureConfig, utts: list[
         fs = compute_features(utts, features, n_jobs=n_jobs, progress=not quiet, desc="scoring", cache=cache)
         results = [(u, *score_features(x, (clf, novelty))) for u, x in fs.ok()]
         errors = fs.errors
-    return summarise_scores(clf.classes_, results, errors, thresholds=thresholds)
+    return summarise_scores(clf.classes_, results, errors, thresholds=thresholds,
+                            frame_shift_s=features.frame_shift_ms / 1000)
 
 
 def summarise_scores(classes: list[str], results: list[tuple[Utterance, np.ndarray, int, dict | None]],
-                     errors: list[tuple[Utterance, str]] = (), *, thresholds=None) -> EvalResult:
+                     errors: list[tuple[Utterance, str]] = (), *, thresholds=None,
+                     frame_shift_s: float | None = None,
+                     bucket_edges: tuple[float, ...] = DURATION_BUCKETS) -> EvalResult:
     """Decide every scored item and compute the metrics: the evaluation of ``(utterance, scores (C,), n_frames,
-    novelty or None)`` tuples (as scored by :func:`score_features`). Used by ``evaluate`` and ``crossval``."""
+    novelty or None)`` tuples (as scored by :func:`score_features`). Used by ``evaluate`` and ``crossval``.
+
+    Besides accuracy and per-class figures, the metrics hold the NIST LRE measures (Cavg, Cllr, min Cllr,
+    actual and minimum DCF, pooled and per class; :func:`gmmspeech.core.metrics.lre_metrics`) and, with
+    ``frame_shift_s`` (the hop, s), the same per duration bucket of scored speech (``n_frames * hop``; edges
+    ``bucket_edges`` in seconds)."""
     errors = list(errors)
     rows, y_true, y_pred, all_scores = [], [], [], []
     for u, scores, n_frames, nov in results:
         d = decide(scores, classes, n_frames, thresholds=thresholds, novelty=nov)
         row = {"file": u.name, "truth": u.label, "predicted": d.label, "correct": int(d.label == u.label),
                "margin": round(d.margin, 6), "n_frames": d.n_frames}
+        if frame_shift_s:
+            row["seconds"] = round(d.n_frames * frame_shift_s, 3)
         row.update({f"score_{c}": round(v, 6) for c, v in d.scores.items()})
         if nov is not None:
             row.update(outlier_fraction=d.outlier_fraction, novel=int(bool(d.novel)))
@@ -216,6 +232,12 @@ def summarise_scores(classes: list[str], results: list[tuple[Utterance, np.ndarr
     metrics = classification_metrics(y_true, y_pred, labels)
     score_matrix = np.array(all_scores).reshape(len(all_scores), len(classes))
     metrics.update(detection_metrics(score_matrix, y_true, classes))
+    if len(classes) >= 2 and len(y_true):
+        durations = None if not frame_shift_s else [r["seconds"] for r in rows]
+        lre = lre_metrics(score_matrix, y_true, classes, durations=durations, bucket_edges=bucket_edges)
+        metrics.update({k: lre[k] for k in LRE_KEYS if k in lre})
+        metrics["lre_per_class"] = lre.get("per_class")
+        metrics["lre_conventions"] = lre.get("conventions")
     metrics["unknown_labels"] = unknown
     metrics["failed_files"] = [{"file": u.name, "line": u.line, "reason": msg} for u, msg in errors]
     cm = confusion_matrix(y_true, y_pred, labels)

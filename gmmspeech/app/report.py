@@ -89,12 +89,32 @@ def format_confusion(cm: np.ndarray, labels: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+#: The LRE figures printed (caption, metrics key).
+_LRE_SHOWN = (("Cavg", "cavg"), ("Cllr", "cllr"), ("minCllr", "min_cllr"), ("EER", "eer"), ("minDCF", "min_dcf"))
+
+
+def _f(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
 def format_metrics(metrics: dict[str, Any]) -> str:
     """A short human-readable summary: headline figures and a per-class table."""
     lines = [f"accuracy {metrics['accuracy']:.2%}   balanced accuracy {metrics['balanced_accuracy']:.2%}   "
              f"macro-F1 {metrics['macro_f1']:.3f}   ({metrics['n_items']} items)"]
     if metrics.get("eer") is not None:
         lines.append(f"equal error rate {metrics['eer']:.2%} (one-vs-rest detection, pooled over classes)")
+    if metrics.get("cavg") is not None:
+        lines.append("NIST LRE: " + "   ".join(f"{name} {_f(metrics.get(key))}" for name, key in _LRE_SHOWN))
+    buckets = metrics.get("by_duration") or {}
+    if len(buckets) > 1:
+        lines.append(f"{'duration':<9} {'files':>5} {'accuracy':>8} " + " ".join(f"{n:>8}" for n, _ in _LRE_SHOWN))
+        for name, b in buckets.items():
+            lines.append(f"{name:<9} {b.get('n_items', 0):>5} {_pct(b.get('accuracy')):>8} "
+                         + " ".join(f"{_f(b.get(k)):>8}" for _, k in _LRE_SHOWN))
     w = max(5, *(len(str(lab)) for lab in metrics["per_class"]))
     per_eer = metrics.get("eer_per_class") or {}
     lines.append(f"{'class':<{w}}  precision  recall     f1  support" + ("     EER" if per_eer else ""))
