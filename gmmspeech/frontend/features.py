@@ -32,7 +32,7 @@ import dataclasses
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.fft
@@ -51,7 +51,8 @@ from .music import (
 )
 
 __all__ = ["FeatureConfig", "extract", "mfcc", "power_spectrogram", "log_mel", "mel_filterbank", "hz_to_mel",
-           "mel_to_hz", "deltas", "sdc", "cmvn", "frame_energy_db", "vad_mask", "FEATURES_VERSION", "FEATURE_LIMITS"]
+           "mel_to_hz", "deltas", "sdc", "cmvn", "cmvn_apply", "frame_energy_db", "vad_mask", "frame_features",
+           "frame_context", "FrameFeatures", "FEATURES_VERSION", "FEATURE_LIMITS"]
 
 #: Bumped whenever :func:`extract` changes its output for an unchanged config (invalidates feature caches).
 #: 3: HTK/Kaldi filterbank (height-1 triangles linear in mel) instead of librosa's Slaney-normalised one.
@@ -416,7 +417,8 @@ def _check_signal(y: np.ndarray, win: int) -> np.ndarray:
     return y
 
 
-def power_spectrogram(y: np.ndarray, cfg: FeatureConfig, *, preemphasis: float | None = None) -> np.ndarray:
+def power_spectrogram(y: np.ndarray, cfg: FeatureConfig, *, preemphasis: float | None = None,
+                      prev_sample: float | None = None) -> np.ndarray:
     """Power spectrum of Hamming-windowed frames.
 
     Parameters
@@ -424,6 +426,9 @@ def power_spectrogram(y: np.ndarray, cfg: FeatureConfig, *, preemphasis: float |
     y : array (n_samples,), the signal at ``cfg.sample_rate`` Hz.
     cfg : feature configuration (window, hop, FFT size).
     preemphasis : coefficient applied first (``None``: ``cfg.preemphasis``; 0: none).
+    prev_sample : the sample just before ``y[0]`` when ``y`` is a block cut from a longer signal, so the
+        pre-emphasis of ``y[0]`` is ``y[0] - a * prev_sample`` as in the whole signal; ``None``: ``y`` starts the
+        signal and ``y[0]`` is kept as it is.
 
     Returns
     -------
@@ -433,7 +438,8 @@ def power_spectrogram(y: np.ndarray, cfg: FeatureConfig, *, preemphasis: float |
     y = _check_signal(y, win)
     pre = cfg.preemphasis if preemphasis is None else preemphasis
     if pre:
-        y = np.concatenate([y[:1], y[1:] - np.float32(pre) * y[:-1]])
+        first = y[:1] if prev_sample is None else y[:1] - np.float32(pre) * np.float32(prev_sample)
+        y = np.concatenate([first, y[1:] - np.float32(pre) * y[:-1]])
     frames = _frames(y, win, hop) * _window(win)
     spec = scipy.fft.rfft(frames, n=cfg.n_fft, axis=1, overwrite_x=True)
     del frames
@@ -465,9 +471,8 @@ def mfcc(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return log_mel(power_spectrogram(y, cfg), cfg) @ _dct_lifter(cfg.n_mels, cfg.n_mfcc, float(cfg.lifter))
 
 
-def _music_frames(y: np.ndarray, power: np.ndarray, lm: np.ndarray, cfg: FeatureConfig
-                  ) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """Per-frame music descriptors (list of (n_frames, d) blocks) and the onset envelope (when rhythm is on)."""
+def _music_frames(y: np.ndarray, power: np.ndarray, cfg: FeatureConfig) -> list[np.ndarray]:
+    """Per-frame music descriptors: a list of (n_frames, d) blocks (contrast, chroma, timbre as configured)."""
     if cfg.preemphasis:  # music descriptors describe the signal itself, not its pre-emphasised version
         power = power_spectrogram(y, cfg, preemphasis=0.0)
     sr, n_fft = cfg.sample_rate, cfg.n_fft
@@ -479,7 +484,83 @@ def _music_frames(y: np.ndarray, power: np.ndarray, lm: np.ndarray, cfg: Feature
     if cfg.timbre:
         frames = _frames(y, cfg.win_length, cfg.hop_length) if "zcr" in cfg.timbre else None
         parts.append(timbre(power, frames, sr, n_fft, cfg.timbre))
-    return parts, (onset_strength(lm) if cfg.rhythm else None)
+    return parts
+
+
+class FrameFeatures(NamedTuple):
+    """What :func:`frame_features` returns (one row per analysis frame)."""
+
+    #: float32 (n_frames, cfg.n_frame_dims): static cepstra, deltas, SDC and per-frame music descriptors.
+    x: np.ndarray
+    #: float32 (n_frames,) frame energy in dBFS (:func:`frame_energy_db`), or ``None`` when neither VAD nor
+    #: ``energy="log_energy"`` needs it.
+    energy_db: np.ndarray | None
+    #: float32 (n_frames, n_mels) natural-log mel energies of the pre-emphasised signal, or ``None`` unless asked.
+    log_mel: np.ndarray | None
+
+
+def frame_context(cfg: FeatureConfig) -> tuple[int, int]:
+    """Frames of context :func:`frame_features` needs on each side of a frame for its row to be exact.
+
+    Deltas look ``delta_window`` frames each way per order, SDC ``sdc_d`` back and ``sdc_d + (sdc_k - 1) sdc_p``
+    ahead; every other per-frame feature depends on its own frame only. A block of frames extracted with this
+    many extra frames on each side (fewer only at the true ends of the signal) has the rows of whole-signal
+    extraction.
+
+    Returns
+    -------
+    (left, right) : context in frames.
+    """
+    left = right = cfg.delta_window * cfg.deltas
+    if cfg.sdc:
+        left = max(left, cfg.sdc_d)
+        right = max(right, cfg.sdc_d + (cfg.sdc_k - 1) * cfg.sdc_p)
+    return left, right
+
+
+def frame_features(y: np.ndarray, cfg: FeatureConfig, *, prev_sample: float | None = None,
+                   keep_log_mel: bool = False) -> FrameFeatures:
+    """Frame features before VAD, CMVN, texture windows and rhythm (the per-frame stage of :func:`extract`).
+
+    Parameters
+    ----------
+    y : array (n_samples,), signal at ``cfg.sample_rate`` Hz, ``n_samples >= cfg.win_length``.
+    cfg : feature configuration.
+    prev_sample : sample just before ``y[0]`` when ``y`` is a block of a longer signal (see
+        :func:`power_spectrogram`); ``None`` when ``y`` starts the signal.
+    keep_log_mel : also return the log mel energies (the rhythm descriptor's onset envelope is made from them).
+
+    Returns
+    -------
+    :class:`FrameFeatures` with ``n_frames = 1 + (n_samples - win_length) // hop_length`` rows. Deltas and SDC
+    repeat the edge frames of ``y``: rows within :func:`frame_context` of a cut edge differ from those of the
+    whole signal and are to be discarded.
+    """
+    power = power_spectrogram(y, cfg, prev_sample=prev_sample)
+    lm = log_mel(power, cfg)
+    c = lm @ _dct_lifter(cfg.n_mels, cfg.n_mfcc, float(cfg.lifter))
+    music = _music_frames(y, power, cfg) if cfg.uses_music else []
+    del power
+    if not keep_log_mel:
+        lm = None
+    energy_db = None
+    if cfg.energy == "log_energy" or cfg.vad != "none":
+        energy_db = frame_energy_db(y, cfg.win_length, cfg.hop_length)
+    if cfg.energy == "log_energy":
+        c[:, 0] = energy_db * np.float32(np.log(10) / 10) + np.float32(np.log(cfg.win_length))
+    elif cfg.energy == "none":
+        c = c[:, 1:]
+    parts = [c]
+    if cfg.deltas >= 1:
+        d1 = deltas(c, cfg.delta_window)
+        parts.append(d1)
+        if cfg.deltas >= 2:
+            parts.append(deltas(d1, cfg.delta_window))
+    if cfg.sdc:
+        parts.append(sdc(c, cfg.sdc_n, cfg.sdc_d, cfg.sdc_p, cfg.sdc_k))
+    parts.extend(music)
+    x = np.concatenate(parts, axis=1) if len(parts) > 1 else c
+    return FrameFeatures(x, energy_db, lm)
 
 
 def frame_energy_db(y: np.ndarray, win: int, hop: int) -> np.ndarray:
@@ -593,14 +674,31 @@ def cmvn(x: np.ndarray, mode: str = "utterance", window: int = 300) -> np.ndarra
     if mode == "utterance" or t <= window:
         mu = x64.mean(axis=0)
         sd = x64.std(axis=0)
-        return ((x64 - mu) / np.maximum(sd, 1e-8 + 1e-7 * np.abs(mu))).astype(np.float32)
+        return cmvn_apply(x64, mu, sd)
     s1 = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x64, axis=0)])
     s2 = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x64 * x64, axis=0)])
     lo = np.clip(np.arange(t) - window // 2, 0, t - window)
     hi = lo + window
     mu = (s1[hi] - s1[lo]) / window
     var = np.maximum((s2[hi] - s2[lo]) / window - mu * mu, 0.0)
-    return ((x64 - mu) / np.maximum(np.sqrt(var), 1e-8 + 1e-7 * np.abs(mu))).astype(np.float32)
+    return cmvn_apply(x64, mu, np.sqrt(var))
+
+
+def cmvn_apply(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Normalise frames with given statistics, as :func:`cmvn` does: ``(x - mean) / std``.
+
+    Parameters
+    ----------
+    x : array (n_frames, n_dims).
+    mean, std : arrays broadcastable to ``x`` (``(n_dims,)`` or ``(n_frames, n_dims)``), float64 preferred.
+        A standard deviation below ``1e-8 + 1e-7 |mean|`` is raised to it, so constant dimensions become zero.
+
+    Returns
+    -------
+    float32 array (n_frames, n_dims).
+    """
+    x64 = np.asarray(x, dtype=np.float64)
+    return ((x64 - mean) / np.maximum(std, 1e-8 + 1e-7 * np.abs(mean))).astype(np.float32)
 
 
 def extract(y: np.ndarray, sr: int, cfg: FeatureConfig) -> np.ndarray:
@@ -631,28 +729,9 @@ def extract(y: np.ndarray, sr: int, cfg: FeatureConfig) -> np.ndarray:
     if cfg.texture_window_s and (n_frames := 1 + (len(y) - cfg.win_length) // cfg.hop_length) < cfg.texture_frames:
         raise ValueError(f"{len(y) / sr:.2f} s of audio ({n_frames} frames) is shorter than one texture window "
                          f"({cfg.texture_window_s:g} s = {cfg.texture_frames} frames)")
-    power = power_spectrogram(y, cfg)
-    lm = log_mel(power, cfg)
-    c = lm @ _dct_lifter(cfg.n_mels, cfg.n_mfcc, float(cfg.lifter))
-    music, onset = _music_frames(y, power, lm, cfg) if cfg.uses_music else ([], None)
-    del power, lm
-    energy_db = None
-    if cfg.energy == "log_energy" or cfg.vad != "none":
-        energy_db = frame_energy_db(y, cfg.win_length, cfg.hop_length)
-    if cfg.energy == "log_energy":
-        c[:, 0] = energy_db * np.float32(np.log(10) / 10) + np.float32(np.log(cfg.win_length))
-    elif cfg.energy == "none":
-        c = c[:, 1:]
-    parts = [c]
-    if cfg.deltas >= 1:
-        d1 = deltas(c, cfg.delta_window)
-        parts.append(d1)
-        if cfg.deltas >= 2:
-            parts.append(deltas(d1, cfg.delta_window))
-    if cfg.sdc:
-        parts.append(sdc(c, cfg.sdc_n, cfg.sdc_d, cfg.sdc_p, cfg.sdc_k))
-    parts.extend(music)
-    x = np.concatenate(parts, axis=1) if len(parts) > 1 else c
+    x, energy_db, lm = frame_features(y, cfg, keep_log_mel=cfg.rhythm)
+    onset = onset_strength(lm) if cfg.rhythm else None
+    del lm
     r = rhythm(onset, 1000.0 / cfg.frame_shift_ms, cfg.rhythm_frames) if onset is not None else None
     if cfg.vad != "none":
         keep = vad_mask(energy_db, cfg.vad, cfg.vad_threshold_db, cfg.vad_hangover)
