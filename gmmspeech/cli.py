@@ -31,7 +31,7 @@ METAVARS = {
     "dev_fraction": "F", "max_per_class": "N", "speaker_regex": "REGEX", "speakers": "FILE", "languages": "LANGS",
     "split": "random|filtered", "split_lists": "DIR", "split_file": "FILE", "min_files": "N", "heldout": "F",
     "n_init": "N", "plot": "FILE", "scheduler": "tcp://HOST:PORT", "out": "DIR", "name": "NAME", "folds": "K",
-    "group": "COLUMN",
+    "group": "COLUMN", "calibration": "none|logistic",
 }
 
 
@@ -88,6 +88,11 @@ def _feature_cache(cache: Path | None, no_cache: bool):
     from .app.pipeline import open_cache
 
     return open_cache(cache, enabled=not no_cache)
+
+
+class Calibration(StrEnum):
+    none = "none"
+    logistic = "logistic"
 
 
 class ModelType(StrEnum):
@@ -309,6 +314,10 @@ def train(
                                                               "(default 5).", min=1)] = None,
     adapt: Annotated[str | None, typer.Option(help="ubm_map: adapted parameters, any of m (means), w (weights), "
                                                    "v (variances); default m.")] = None,
+    calibration: Annotated[Calibration | None, typer.Option(help="Score back-end: none, or logistic (multiclass "
+                                                               "logistic regression on out-of-fold scores of the "
+                                                               "training files). Default none, or the preset's.")]
+    = None,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     cache: CacheOpt = None,
@@ -330,7 +339,8 @@ def train(
         st = _settings(task, config, {
             "components": components, "iterations": iterations, "tolerance": tol, "init": init,
             "var_floor": var_floor, "seed": seed, "type": None if model_type is None else model_type.value,
-            "relevance": relevance, "top_c": top_c, "adapt": adapt})
+            "relevance": relevance, "top_c": top_c, "adapt": adapt,
+            "calibration": None if calibration is None else calibration.value})
         res = train_model(manifest, output, st, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
                           scheduler=scheduler)
         _report_skipped(res.errors, "training")
@@ -357,6 +367,8 @@ def score(
     novelty: Annotated[bool, typer.Option("--novelty", help="Label a file 'unknown' when more of its frames than "
                                           "calibrated at training time look like no class (outlier frames); "
                                           "adds outlier-fraction and novel columns.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="With a score back-end in the model: decide on the raw "
+                                      "mean log-likelihoods instead of calibrated log-posteriors.")] = False,
 ):
     """Tell which class each audio file (or segment) belongs to; exit code 1 if any file failed.
 
@@ -372,7 +384,7 @@ def score(
     with _user_errors():
         _one_open_set(open_set, reject_below)
         res = score_files(model, paths, top=top, segment=segment, open_set=open_set, reject_below=reject_below,
-                          novelty=novelty, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache))
+                          novelty=novelty, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache), raw=raw)
         _echo(res.format(fmt.value))
         for w in res.warnings:
             _warn(w)
@@ -400,6 +412,8 @@ def evaluate(
     novelty: Annotated[bool, typer.Option("--novelty", help="Label a file 'unknown' when more of its frames than "
                                           "calibrated at training time look like no class (outlier frames); "
                                           "adds outlier-fraction and novel columns.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="With a score back-end in the model: decide on the raw "
+                                      "mean log-likelihoods instead of calibrated log-posteriors.")] = False,
 ):
     """Score a labelled test set: accuracy, per-class metrics, equal error rate and the confusion matrix.
 
@@ -415,7 +429,7 @@ def evaluate(
         _one_open_set(open_set, reject_below)
         ev = evaluate_model(model, manifest, report=report, open_set=open_set, reject_below=reject_below,
                             novelty=novelty, n_jobs=jobs, quiet=quiet, cache=_feature_cache(cache, no_cache),
-                            scheduler=scheduler)
+                            scheduler=scheduler, raw=raw)
         _report_skipped(ev.errors, "evaluation")
         _print_evaluation(ev)
         if report is not None:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gmmspeech.app.crossval import fold_indices
+from gmmspeech.core.folds import fold_indices
 from gmmspeech.infra.errors import UsageError
 
 from .conftest import invoke

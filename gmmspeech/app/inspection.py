@@ -57,6 +57,12 @@ def format_model(clf: GMMClassifier, meta: ModelMeta, path: Path) -> str:
                            f"iterations={tr.iterations.get(lab)} "
                            f"loglik/frame={tr.final_log_likelihood.get(lab, float('nan')):.3f} "
                            f"converged={tr.converged.get(lab)}")
+    if meta.calibration is not None:
+        out.append(f"back-end     {meta.calibration.get('kind', '?')} score calibration, trained on "
+                   f"{meta.calibration.get('trained_on', '?')}; score/evaluate decide on calibrated "
+                   "log-posteriors (--raw: on the mean log-likelihoods)")
+    else:
+        out.append("back-end     none (scores are mean log-likelihoods per frame)")
     if meta.open_set is not None:
         o = meta.open_set
         unit = "log-lik" if meta.map is None else "LLR"

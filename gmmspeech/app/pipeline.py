@@ -20,19 +20,21 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..core.backend import LogisticBackend
+from ..core.folds import fold_indices
 from ..core.metrics import classification_metrics, confusion_matrix, detection_metrics, lre_metrics
 from ..data.featstore import FeatureCache, compute_features, load_or_compute
 from ..data.manifest import ManifestError, Utterance, check_split, read_manifest
 from ..frontend.features import FeatureConfig
-from ..infra.errors import GmmspeechError
+from ..infra.errors import GmmspeechError, UsageError
 from ..infra.outputs import check_output_file
 from ..infra.parallel import check_scheduler_address, parallel_map
 from ..infra.progress import Progress
 from ..model.classifier import GMMClassifier
 from ..model.cluster import ClusterAccumulator, ClusterFitter
-from ..model.decision import UNKNOWN, decide
+from ..model.decision import UNKNOWN, decide, open_set_decision
 from ..model.meta import ModelMeta, TrainingSummary
-from ..model.modelio import load_model, save_model
+from ..model.modelio import load_backend, load_model, save_model
 from ..model.novelty import calibrate_novelty, file_novelty, read_novelty
 from ..model.ubm_classifier import UBMClassifier
 from .recipe import Recipe, RecipeError, load_recipe
@@ -151,11 +153,44 @@ def train_classifier(utts: list[Utterance], features: FeatureConfig, model: Mode
         converged={lab: bool(m.converged_) for lab, m in clf.models_.items()},
         skipped_files=[{"file": u.name, "line": u.line, "reason": msg} for u, msg in fs.errors],
         ubm=ubm_summary, train_llr=train_llr)
+    calibration = None
+    if model.calibration != "none":
+        _log(f"  score back-end: {model.calibration}, trained on out-of-fold scores of the training files "
+             f"({model.calibration_folds} folds)", quiet)
+        calibration = train_backend(fs, model, scheduler=scheduler)
     meta = ModelMeta(classes=tuple(clf.classes_), features=features, model_type=model.type,
                      task=None if settings is None else settings.task,
                      settings_sources={} if settings is None else dict(settings.sources), training=training,
-                     novelty=calibrate_novelty(clf, by_class))  # frame/file outlier thresholds
+                     novelty=calibrate_novelty(clf, by_class),  # frame/file outlier thresholds
+                     calibration=calibration)
     return TrainResult(clf, meta, fs.errors)
+
+
+def train_backend(fs, model: ModelConfig, *, scheduler: str | None = None) -> dict[str, Any]:
+    """A score back-end trained on out-of-fold scores of the training files: ``model.calibration_folds`` folds
+    (stratified, grouped by speaker when every file names one), each file scored by a model that did not see
+    it. Returns the back-end as a JSON-ready dict (stored as ``ModelMeta.calibration``)."""
+    ok = fs.ok()
+    labels = [u.label for u, _ in ok]
+    speakers = [u.speaker for u, _ in ok]
+    groups = speakers if all(speakers) else None
+    try:
+        plan = fold_indices(labels, groups, model.calibration_folds, model.seed)
+    except UsageError:
+        plan = fold_indices(labels, None, model.calibration_folds, model.seed)   # too few speakers: by file
+        groups = None
+    classes = sorted(set(labels))
+    scores = np.zeros((len(ok), len(classes)))
+    for train_idx, test_idx in plan:
+        by_class: dict[str, list[np.ndarray]] = defaultdict(list)
+        for i in train_idx:
+            by_class[labels[i]].append(ok[i][1])
+        fold_clf = fit_classifier(dict(by_class), model, scheduler=scheduler)
+        for i in test_idx:
+            scores[i] = fold_clf.score(ok[i][1])
+    backend = LogisticBackend().fit(scores, labels, classes)
+    return {**backend.to_dict(), "trained_on": f"out-of-fold scores of {len(ok)} training files, "
+            f"{model.calibration_folds} folds{' grouped by speaker' if groups else ''}"}
 
 
 def fit_classifier(by_class: dict[str, list[np.ndarray]], model: ModelConfig, *, scheduler: str | None = None,
@@ -178,14 +213,17 @@ def fit_classifier(by_class: dict[str, list[np.ndarray]], model: ModelConfig, *,
 def evaluate_classifier(clf: GMMClassifier, features: FeatureConfig, utts: list[Utterance], *,
                         n_jobs: int | None = None, quiet: bool = False, cache=None,
                         open_set: bool = False, reject_below: float | None = None,
-                        scheduler: str | None = None, novelty: dict[str, Any] | None = None) -> EvalResult:
+                        scheduler: str | None = None, novelty: dict[str, Any] | None = None,
+                        backend=None, raw: bool = False) -> EvalResult:
     """Score every utterance with ``clf`` and compare with its label.
 
     Files that fail are reported in ``EvalResult.errors`` and left out of the metrics; labels the model does
     not know are listed in ``unknown_labels`` and counted as errors (they can never be predicted). Metrics
     include the one-vs-rest equal error rate (:func:`gmmspeech.evaluate.detection_metrics`). With ``open_set``
     (the model's calibrated thresholds) or ``reject_below`` (one threshold), files no class fits are predicted
-    ``unknown``. With ``novelty`` (a model's ``meta["novelty"]``), files flagged novel are predicted ``unknown``
+    ``unknown``. With ``backend`` (a trained score back-end) decisions and figures use calibrated log-posteriors
+    (``raw``: the uncalibrated scores). With ``novelty`` (a model's ``meta["novelty"]``), files flagged novel are
+    predicted ``unknown``
     too and rows gain ``outlier_fraction`` and ``novel`` (:func:`gmmspeech.novelty.file_novelty`).
     """
     thresholds = clf.open_set_thresholds(reject_below) if (open_set or reject_below is not None) else None
@@ -196,24 +234,34 @@ def evaluate_classifier(clf: GMMClassifier, features: FeatureConfig, utts: list[
         results = [(u, *score_features(x, (clf, novelty))) for u, x in fs.ok()]
         errors = fs.errors
     return summarise_scores(clf.classes_, results, errors, thresholds=thresholds,
-                            frame_shift_s=features.frame_shift_ms / 1000)
+                            frame_shift_s=features.frame_shift_ms / 1000, backend=None if raw else backend)
 
 
 def summarise_scores(classes: list[str], results: list[tuple[Utterance, np.ndarray, int, dict | None]],
                      errors: list[tuple[Utterance, str]] = (), *, thresholds=None,
                      frame_shift_s: float | None = None,
-                     bucket_edges: tuple[float, ...] = DURATION_BUCKETS) -> EvalResult:
+                     bucket_edges: tuple[float, ...] = DURATION_BUCKETS, backend=None) -> EvalResult:
     """Decide every scored item and compute the metrics: the evaluation of ``(utterance, scores (C,), n_frames,
     novelty or None)`` tuples (as scored by :func:`score_features`). Used by ``evaluate`` and ``crossval``.
 
     Besides accuracy and per-class figures, the metrics hold the NIST LRE measures (Cavg, Cllr, min Cllr,
     actual and minimum DCF, pooled and per class; :func:`gmmspeech.core.metrics.lre_metrics`) and, with
     ``frame_shift_s`` (the hop, s), the same per duration bucket of scored speech (``n_frames * hop``; edges
-    ``bucket_edges`` in seconds)."""
+    ``bucket_edges`` in seconds). With ``backend`` (``transform(scores (N, C)) -> log-posteriors``), every
+    item is decided, and every figure computed, on its calibrated log-posteriors; open-set thresholds stay on
+    the raw scale."""
     errors = list(errors)
+    rejected = [None] * len(results)
+    if backend is not None and results:
+        raw = np.array([r[1] for r in results]).reshape(len(results), len(classes))
+        if thresholds is not None:   # open-set thresholds are on the raw scale: the verdict is taken there
+            rejected = [bool(v) for v in open_set_decision(raw, thresholds)]
+            thresholds = None
+        cal = backend.transform(raw)
+        results = [(u, cal[i], n, nov) for i, (u, _, n, nov) in enumerate(results)]
     rows, y_true, y_pred, all_scores = [], [], [], []
-    for u, scores, n_frames, nov in results:
-        d = decide(scores, classes, n_frames, thresholds=thresholds, novelty=nov)
+    for (u, scores, n_frames, nov), rej in zip(results, rejected, strict=True):
+        d = decide(scores, classes, n_frames, thresholds=thresholds, novelty=nov, rejected=rej)
         row = {"file": u.name, "truth": u.label, "predicted": d.label, "correct": int(d.label == u.label),
                "margin": round(d.margin, 6), "n_frames": d.n_frames}
         if frame_shift_s:
@@ -319,8 +367,10 @@ def train_model(manifest: str | os.PathLike, output: str | os.PathLike, settings
 def evaluate_model(model: str | os.PathLike, manifest: str | os.PathLike, *, report: str | os.PathLike | None = None,
                    open_set: bool = False, reject_below: float | None = None, novelty: bool = False,
                    n_jobs: int | None = None, quiet: bool = False, cache: FeatureCache | None = None,
-                   scheduler: str | None = None) -> EvalResult:
+                   scheduler: str | None = None, raw: bool = False) -> EvalResult:
     """Evaluate a model file on a labelled manifest; with ``report``, write the report files there.
+
+    A model with a score back-end is evaluated on calibrated scores unless ``raw``.
 
     The files written are listed in ``EvalResult.written``.
     """
@@ -330,7 +380,8 @@ def evaluate_model(model: str | os.PathLike, manifest: str | os.PathLike, *, rep
     utts = read_manifest(manifest)
     ev = evaluate_classifier(clf, meta.features, utts, n_jobs=n_jobs, quiet=quiet, cache=cache, open_set=open_set,
                              reject_below=reject_below, scheduler=scheduler,
-                             novelty=read_novelty(meta, str(model)) if novelty else None)
+                             novelty=read_novelty(meta, str(model)) if novelty else None,
+                             backend=load_backend(meta, str(model)), raw=raw)
     if report is not None:
         ev.written = write_report(report, ev.predictions, ev.metrics, ev.confusion, ev.labels)
     return ev
@@ -391,7 +442,8 @@ def run_recipe(recipe: str | os.PathLike | Recipe, *, n_jobs: int | None = None,
     if test_utts is not None:
         out.n_test = len(test_utts)
         out.evaluation = evaluate_classifier(res.classifier, r.features, test_utts, n_jobs=n_jobs, quiet=quiet,
-                                             cache=cache, scheduler=scheduler)
+                                             cache=cache, scheduler=scheduler,
+                                             backend=load_backend(res.meta, str(model_path)))
         out.report_dir = report_dir
         ev = out.evaluation
         try:

@@ -66,7 +66,7 @@ _SCHEMA: dict[str, set[str] | None] = {
     "data": {"train", "test", "min_files", "prepare"},
     "features": None,  # checked by FeatureConfig.from_dict
     "model": {"components", "iterations", "tolerance", "init", "var_floor", "seed", "type", "relevance", "top_c",
-              "adapt"},
+              "adapt", "calibration", "calibration_folds"},
     "evaluate": {"report"},
     "output": {"model"},
     "parallel": {"jobs", "scheduler"},

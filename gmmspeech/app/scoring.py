@@ -25,8 +25,8 @@ from ..frontend.audio import AUDIO_EXTENSIONS, AudioError, audio_duration, audio
 from ..frontend.features import FeatureConfig
 from ..infra.errors import GmmspeechError
 from ..infra.text import csv_safe
-from ..model.decision import decide
-from ..model.modelio import load_model
+from ..model.decision import decide, open_set_decision
+from ..model.modelio import load_backend, load_model
 from ..model.novelty import file_novelty, read_novelty
 
 __all__ = ["score_files", "ScoreResult", "NoAudioFound", "expand_inputs", "scan_inputs", "band_warning",
@@ -124,7 +124,8 @@ def split_segments(utts: Sequence[Utterance], seconds: float) -> list[Utterance]
 
 
 def score_row(utt: Utterance, scores: np.ndarray, classes: Sequence[str], n_frames: int, *, top: int = 3,
-              thresholds: np.ndarray | float | None = None, novelty: dict[str, Any] | None = None) -> dict[str, Any]:
+              thresholds: np.ndarray | float | None = None, novelty: dict[str, Any] | None = None,
+              rejected: bool | None = None) -> dict[str, Any]:
     """The result row of one scored item.
 
     Parameters
@@ -136,13 +137,14 @@ def score_row(utt: Utterance, scores: np.ndarray, classes: Sequence[str], n_fram
     top : how many best classes to list.
     thresholds : open-set thresholds (scalar or (C,)); ``None`` is closed-set.
     novelty : the item's :func:`gmmspeech.novelty.file_novelty` result; a novel item is predicted unknown.
+    rejected : an open-set verdict taken elsewhere (on raw scores when ``scores`` are calibrated).
 
     Returns
     -------
     dict: file, start, end, frames, predicted, best, loglik, margin, posteriors {class: p},
     top [{class, loglik, posterior}]; with ``novelty`` also outlier_fraction and novel.
     """
-    d = decide(scores, classes, n_frames, thresholds=thresholds, novelty=novelty)
+    d = decide(scores, classes, n_frames, thresholds=thresholds, novelty=novelty, rejected=rejected)
     row = {
         "file": str(utt.path), "start": utt.start, "end": utt.end, "frames": d.n_frames,
         "predicted": d.label, "best": d.best, "loglik": round(d.scores[d.best], 4),
@@ -232,7 +234,7 @@ class NoAudioFound(GmmspeechError, ValueError):
 def score_files(model: str | os.PathLike, paths: Sequence[str | os.PathLike], *, top: int = 3,
                 segment: float | None = None, open_set: bool = False, reject_below: float | None = None,
                 novelty: bool = False, n_jobs: int | None = None, quiet: bool = False,
-                cache: FeatureCache | None = None) -> ScoreResult:
+                cache: FeatureCache | None = None, raw: bool = False) -> ScoreResult:
     """Score audio files, folders or manifests with a model file: one row per file (or ``segment``-second piece).
 
     Files that fail are listed in ``errors`` with their reason; the others are scored.
@@ -247,10 +249,19 @@ def score_files(model: str | os.PathLike, paths: Sequence[str | os.PathLike], *,
     if segment is not None:
         utts = split_segments(utts, segment)
     fs = compute_features(utts, meta.features, n_jobs=n_jobs, progress=not quiet, desc="scoring", cache=cache)
-    rows = [score_row(u, clf.score(x), clf.classes_, len(x), top=top, thresholds=thresholds,
-                      novelty=None if novelty_cal is None else file_novelty(clf, x, novelty_cal)) for u, x in fs.ok()]
+    backend = None if raw else load_backend(meta, str(model))
+    rows = []
+    for u, x in fs.ok():
+        s = clf.score(x)
+        rejected = None if thresholds is None else bool(open_set_decision(s, thresholds))
+        if backend is not None:
+            s = backend.transform(s[None, :])[0]
+        rows.append(score_row(u, s, clf.classes_, len(x), top=top, rejected=rejected,
+                              novelty=None if novelty_cal is None else file_novelty(clf, x, novelty_cal)))
     extra = {"model": str(model), "open_set_thresholds": None if thresholds is None else
-             {c: float(t) for c, t in zip(clf.classes_, thresholds, strict=True)}, "novelty": novelty_cal}
+             {c: float(t) for c, t in zip(clf.classes_, thresholds, strict=True)}, "novelty": novelty_cal,
+             "scores": ("calibrated log-posteriors (the model's score back-end; --raw for mean log-likelihoods)"
+                        if backend is not None else "mean log-likelihood per frame under each class (nats)")}
     warnings = [f"skipped {m}" for m in skipped]
     band = {str(u.path): w for u in {str(u.path): u for u, _ in fs.ok()}.values()
             if (w := band_warning(u.path, meta.features)) is not None}

@@ -38,8 +38,13 @@ class SettingsError(GmmspeechError, ValueError):
 
 
 #: Documented ranges of the model settings (inclusive): recipes, options and model files are checked against them.
-MODEL_LIMITS = {"components": (1, 65536), "iterations": (1, 100_000), "seed": (0, 2**32 - 1), "top_c": (1, 65536),
+MODEL_LIMITS = {"calibration_folds": (2, 20), "components": (1, 65536), "iterations": (1, 100_000),
+                "seed": (0, 2**32 - 1), "top_c": (1, 65536),
                 "tolerance": (0.0, 1e6), "var_floor": (0.0, 1.0), "relevance": (0.0, 1e9)}
+
+
+#: Score back-ends a model can be trained with (``ModelConfig.calibration``).
+CALIBRATIONS = ("none", "logistic")
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,10 @@ class ModelConfig:
     model on all classes, each class MAP-adapted from it with ``relevance`` and ``adapt`` = any of ``m``
     means, ``w`` weights, ``v`` variances, scored on the ``top_c`` best UBM components of each frame). For
     ``ubm_map``, ``iterations``/``tolerance`` are the UBM's EM at full size and ``init`` is ``"mixup"``
-    (binary splitting) or ``"kmeans++"``.
+    (binary splitting) or ``"kmeans++"``. ``calibration``: ``"none"`` (raw scores) or ``"logistic"`` (a
+    multiclass logistic-regression back-end trained on out-of-fold scores of the training files,
+    ``calibration_folds`` folds grouped by speaker when the manifest names speakers; decisions, posteriors and
+    the LRE measures then use calibrated log-posteriors).
     """
 
     components: int = 64
@@ -64,6 +72,8 @@ class ModelConfig:
     relevance: float = 16.0
     top_c: int = 5
     adapt: str = "m"
+    calibration: str = "none"
+    calibration_folds: int = 3
 
     def __post_init__(self):
         if self.type not in MODEL_TYPES:
@@ -73,7 +83,7 @@ class ModelConfig:
                 object.__setattr__(self, key, value)
         for key, (lo, hi) in MODEL_LIMITS.items():
             v = getattr(self, key)
-            whole = key in ("components", "iterations", "seed", "top_c")
+            whole = key in ("components", "iterations", "seed", "top_c", "calibration_folds")
             kind = (int,) if whole else (int, float)
             if isinstance(v, bool) or not isinstance(v, kind) or not lo <= v <= hi or (key == "relevance" and v == 0):
                 raise ValueError(f"model.{key} must be {'an integer' if whole else 'a number'} in [{lo}, {hi}]"
@@ -81,6 +91,8 @@ class ModelConfig:
         inits = UBM_INITS if self.type == "ubm_map" else GMM_INITS
         if self.init not in inits:
             raise ValueError(f"model.init must be one of {', '.join(inits)} for {self.type}, got {self.init!r}")
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"model.calibration must be one of {', '.join(CALIBRATIONS)}, got {self.calibration!r}")
         try:
             check_adapt(self.adapt)
         except ValueError as exc:

@@ -79,7 +79,8 @@ class Decision:
 
 
 def decide(scores: np.ndarray, classes: Sequence[str], n_frames: int, *,
-           thresholds: np.ndarray | float | None = None, novelty: Mapping[str, Any] | None = None) -> Decision:
+           thresholds: np.ndarray | float | None = None, novelty: Mapping[str, Any] | None = None,
+           rejected: bool | None = None) -> Decision:
     """Decide one item from its scores.
 
     Parameters
@@ -89,6 +90,8 @@ def decide(scores: np.ndarray, classes: Sequence[str], n_frames: int, *,
     n_frames : frames the scores were computed on.
     thresholds : open-set thresholds (scalar or (C,)), or None for a closed-set decision.
     novelty : the item's ``file_novelty`` result (``outlier_fraction``, ``novel``) or None.
+    rejected : the open-set verdict when it was taken elsewhere (e.g. on raw scores while ``scores`` are
+        calibrated log-posteriors); overrides ``thresholds``.
 
     Returns
     -------
@@ -100,7 +103,8 @@ def decide(scores: np.ndarray, classes: Sequence[str], n_frames: int, *,
     post = posteriors(s)
     order = np.argsort(-s, kind="stable")
     best = classes[order[0]]
-    rejected = thresholds is not None and bool(open_set_decision(s, thresholds))
+    if rejected is None:
+        rejected = thresholds is not None and bool(open_set_decision(s, thresholds))
     novel = None if novelty is None else bool(novelty["novel"])
     return Decision(
         label=UNKNOWN if (rejected or novel) else best, best=best,

@@ -13,9 +13,9 @@ import numpy as np
 from ..frontend.features import FeatureConfig
 from ..frontend.fileframes import file_features
 from .classifier import GMMClassifier
-from .decision import Decision, decide
+from .decision import Decision, decide, open_set_decision
 from .meta import ModelMeta
-from .modelio import load_model, save_model
+from .modelio import load_backend, load_model, save_model
 from .novelty import file_novelty, read_novelty
 
 __all__ = ["FileClassifier"]
@@ -64,15 +64,21 @@ class FileClassifier:
         return file_features(path, self.meta.features, offset=start, duration=None if end is None else end - start)
 
     def classify_frames(self, X: np.ndarray, *, open_set: bool = False, reject_below: float | None = None,
-                        novelty: bool = False) -> Decision:
+                        novelty: bool = False, raw: bool = False) -> Decision:
         """Decide one item from its (N, D) feature frames (see :meth:`classify`)."""
         thresholds = (self.classifier.open_set_thresholds(reject_below)
                       if (open_set or reject_below is not None) else None)
         nov = file_novelty(self.classifier, X, read_novelty(self.meta)) if novelty else None
-        return decide(self.classifier.score(X), self.classes, len(X), thresholds=thresholds, novelty=nov)
+        s = self.classifier.score(X)
+        rejected = None if thresholds is None else bool(open_set_decision(s, thresholds))
+        backend = None if raw else load_backend(self.meta)
+        if backend is not None:   # calibrated log-posteriors; the open-set verdict stays on the raw scale
+            s = backend.transform(s[None, :])[0]
+        return decide(s, self.classes, len(X), novelty=nov, rejected=rejected)
 
     def classify(self, path: str | os.PathLike, *, start: float = 0.0, end: float | None = None,
-                 open_set: bool = False, reject_below: float | None = None, novelty: bool = False) -> Decision:
+                 open_set: bool = False, reject_below: float | None = None, novelty: bool = False,
+                 raw: bool = False) -> Decision:
         """Classify an audio file (or ``[start, end)`` seconds of it).
 
         Parameters
@@ -82,6 +88,7 @@ class FileClassifier:
         open_set : reject (label ``"unknown"``) when every class scores below its calibrated threshold.
         reject_below : one open-set threshold for all classes (mean log-likelihood per frame).
         novelty : label ``"unknown"`` when more frames than calibrated look like no class.
+        raw : with a score back-end in the model, decide on the raw scores instead of calibrated log-posteriors.
 
         Returns
         -------
@@ -89,4 +96,4 @@ class FileClassifier:
         Raises :class:`gmmspeech.frontend.audio.AudioError` naming the file when it cannot be used.
         """
         return self.classify_frames(self.frames(path, start=start, end=end), open_set=open_set,
-                                    reject_below=reject_below, novelty=novelty)
+                                    reject_below=reject_below, novelty=novelty, raw=raw)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..core.backend import backend_from_dict
 from ..core.gmm import DiagGMM
 from ..frontend.features import FEATURES_VERSION, FeatureConfig
 from ..infra.atomic import atomic_write
@@ -31,7 +32,7 @@ from .classifier import GMMClassifier
 from .meta import FORMAT_VERSION, MODEL_TYPES, MapSettings, ModelFileError, ModelMeta, OpenSetCalibration
 from .ubm_classifier import UBMClassifier
 
-__all__ = ["FORMAT_VERSION", "MODEL_TYPES", "ModelFileError", "ModelMeta", "save_model", "load_model"]
+__all__ = ["FORMAT_VERSION", "MODEL_TYPES", "ModelFileError", "ModelMeta", "save_model", "load_model", "load_backend"]
 
 _UBM_ARRAYS = ("ubm_weights", "ubm_means", "ubm_variances")
 #: The arrays a model file may hold, with their number of dimensions.
@@ -150,6 +151,23 @@ def _check_archive(path: Path, bad) -> None:
                           f"{info.file_size - header}")
 
 
+def load_backend(meta: ModelMeta, source: str = "model"):
+    """The model's score back-end (``meta.calibration``) as an object with ``transform(scores) -> log-posteriors``,
+    or None when it has none; :class:`ModelFileError` naming ``source`` when the stored parameters are invalid
+    or name other classes than the model's."""
+    if meta.calibration is None:
+        return None
+    params = {k: v for k, v in meta.calibration.items() if k != "trained_on"}
+    try:
+        backend = backend_from_dict(params)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{source}: invalid score back-end in the metadata ({exc})") from None
+    if list(backend.classes_) != list(meta.classes):
+        raise ModelFileError(f"{source}: the score back-end's classes {list(backend.classes_)} are not the "
+                             f"model's {list(meta.classes)}")
+    return backend
+
+
 def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, ModelMeta]:
     """Load a model file written by :func:`save_model`; returns ``(classifier, meta)`` (a :class:`ModelMeta`).
 
@@ -222,6 +240,7 @@ def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, ModelMeta]:
         models[label] = g
     clf = (GMMClassifier.from_models(models) if ubm is None
            else UBMClassifier.from_models(ubm, models, **settings))
+    load_backend(meta, str(path))   # validated now, so a bad back-end is refused at load
     if meta.open_set is not None:
         clf.reject_thresholds_ = np.array([meta.open_set.thresholds[c] for c in classes], dtype=np.float64)
         clf.calibration_ = meta.open_set.calibration()
