@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.metrics import duration_buckets
 from ..infra.atomic import atomic_write
 from ..infra.outputs import check_output_dir, replace_dir
 from ..infra.plotting import agg_figure_class
@@ -151,6 +152,22 @@ def write_report(report_dir: str | os.PathLike, predictions: list[dict[str, Any]
     return replace_dir(report_dir, lambda d: _write_report_files(d, predictions, metrics, cm, labels, plot, final))
 
 
+def _det_curves(predictions: list[dict[str, Any]]):
+    """DET trials: all files pooled, plus one curve per duration bucket when rows carry ``seconds`` and more
+    than one bucket holds files."""
+    pooled = detection_trials(predictions)
+    if not predictions or "seconds" not in predictions[0]:
+        return pooled
+    buckets = duration_buckets([r["seconds"] for r in predictions])
+    filled = [(name, mask) for name, _, _, mask in buckets if mask.any()]
+    if len(filled) < 2:
+        return pooled
+    curves = {"all files": pooled}
+    for name, mask in filled:
+        curves[name] = detection_trials([r for r, m in zip(predictions, mask, strict=True) if m])
+    return curves
+
+
 def _write_report_files(d: Path, predictions, metrics, cm, labels, plot: bool, final: Path) -> list[Path]:
     written = []
     buf = io.StringIO()
@@ -177,7 +194,7 @@ def _write_report_files(d: Path, predictions, metrics, cm, labels, plot: bool, f
             plot_confusion(cm, labels, d / "confusion.png")
             written.append(d / "confusion.png")
             confusion_png = (d / "confusion.png").read_bytes()
-            det_png = render_det_png(detection_trials(predictions))
+            det_png = render_det_png(_det_curves(predictions))
             (d / "det.png").write_bytes(det_png)
             written.append(d / "det.png")
         except ImportError:
