@@ -160,3 +160,12 @@ def test_presets_and_task_names_agree():
     from gmmspeech.app.tasks import TASKS
 
     assert tuple(PRESETS) == TASKS
+
+
+def test_an_m4a_file_says_what_to_do(tmp_path):
+    from gmmspeech.frontend.audio import AudioError, load_audio
+
+    f = tmp_path / "talk.m4a"
+    f.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(64))
+    with pytest.raises(AudioError, match="m4a/AAC is not read by libsndfile.*ffmpeg -i 'talk.m4a' 'talk.flac'"):
+        load_audio(f)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..data.featstore import FeatureCache, compute_features
 from ..data.manifest import Utterance, read_manifest
-from ..frontend.audio import AUDIO_EXTENSIONS, AudioError, audio_duration, audio_info
+from ..frontend.audio import AUDIO_EXTENSIONS, AudioError, audio_duration, audio_info, unreadable_format
 from ..frontend.features import FeatureConfig
 from ..infra.errors import GmmspeechError
 from ..infra.text import csv_safe
@@ -38,16 +38,11 @@ POSTERIOR_NOTE = ("softmax over classes of the mean log-likelihood per frame (= 
                   "log-likelihoods at a temperature equal to the number of frames), flat prior")
 
 
-#: Extensions of common audio formats libsndfile does not decode, with what to do about them.
-UNREADABLE_FORMATS = {".m4a": "m4a/AAC", ".aac": "AAC", ".mp4": "MP4", ".wma": "WMA", ".webm": "WebM",
-                      ".amr": "AMR", ".ape": "Monkey's Audio"}
-
-
 def scan_inputs(paths: Sequence[str | os.PathLike]) -> tuple[list[Utterance], list[str]]:
     """Utterances to score from files, folders and manifests, and the files of folders that were skipped.
 
     A folder contributes every file below it whose extension is in ``AUDIO_EXTENSIONS`` (sorted); files in a
-    format libsndfile cannot decode (:data:`UNREADABLE_FORMATS`, e.g. ``.m4a``) are listed as skipped, with what
+    format libsndfile cannot decode (e.g. ``.m4a``) are listed as skipped, with what
     to do. A ``.csv`` is read as a manifest (validated, labels kept); anything else is taken as an audio file,
     even if it does not exist -- loading it later reports the problem for that file alone.
     """
@@ -57,9 +52,7 @@ def scan_inputs(paths: Sequence[str | os.PathLike]) -> tuple[list[Utterance], li
         if p.is_dir():
             files = sorted(q for q in p.rglob("*") if q.is_file())
             utts.extend(Utterance(q, "") for q in files if q.suffix.lower() in AUDIO_EXTENSIONS)
-            skipped.extend(f"{q}: {UNREADABLE_FORMATS[q.suffix.lower()]} is not read by libsndfile; convert it, "
-                           f"e.g. ffmpeg -i '{q.name}' '{q.stem}.flac'" for q in files
-                           if q.suffix.lower() in UNREADABLE_FORMATS)
+            skipped.extend(f"{q}: {unreadable_format(q)}" for q in files if unreadable_format(q))
         elif p.suffix.lower() == ".csv":
             utts.extend(read_manifest(p))
         else:

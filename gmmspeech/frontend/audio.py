@@ -29,7 +29,8 @@ import soundfile as sf
 from ..infra.errors import GmmspeechError
 
 __all__ = ["AudioError", "load_audio", "iter_audio_blocks", "segment_samples", "resampled_length", "audio_info",
-           "audio_duration", "check_regular_file", "not_regular_reason", "AUDIO_EXTENSIONS"]
+           "audio_duration", "check_regular_file", "not_regular_reason", "AUDIO_EXTENSIONS", "UNREADABLE_FORMATS",
+           "unreadable_format"]
 
 #: File name endings treated as audio when a folder is scanned.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".snd", ".opus")
@@ -119,6 +120,8 @@ def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
     check_regular_file(p)
     try:
         info = sf.info(str(p))
+    except sf.LibsndfileError as exc:
+        raise _undecodable(p, exc) from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is reported in one line
         raise AudioError(p, f"cannot decode audio ({_first_line(exc)})") from None
     return info.samplerate, info.frames, info.channels
@@ -128,6 +131,29 @@ def audio_duration(path: str | os.PathLike) -> float:
     """Length of an audio file in seconds, read from its header (raises :class:`AudioError`)."""
     sr, frames, _ = audio_info(path)
     return frames / sr if sr else 0.0
+
+
+#: Common audio formats libsndfile does not decode, by extension (shown with what to do about them).
+UNREADABLE_FORMATS = {".m4a": "m4a/AAC", ".aac": "AAC", ".mp4": "MP4", ".wma": "WMA", ".webm": "WebM",
+                      ".amr": "AMR", ".ape": "Monkey's Audio"}
+
+
+def unreadable_format(path: str | os.PathLike) -> str | None:
+    """What to say about a file whose extension names a format libsndfile cannot decode, else None."""
+    q = Path(path)
+    fmt = UNREADABLE_FORMATS.get(q.suffix.lower())
+    if fmt is None:
+        return None
+    return f"{fmt} is not read by libsndfile (the decoder gmmspeech uses): convert it, e.g. ffmpeg -i '{q.name}' " \
+           f"'{q.stem}.flac'"
+
+
+def _undecodable(p: Path, exc: BaseException) -> AudioError:
+    """The error for a file libsndfile cannot open: what to do for known unsupported formats."""
+    hint = unreadable_format(p)
+    if hint:
+        return AudioError(p, f"cannot decode audio: {hint}")
+    return AudioError(p, f"cannot decode audio: not a recognised or well-formed audio file ({_first_line(exc)})")
 
 
 def _corrupt(exc: BaseException) -> str:
@@ -148,8 +174,7 @@ def _open_segment(p: Path, offset: float, duration: float | None) -> tuple[sf.So
     try:
         f = sf.SoundFile(str(p))
     except sf.LibsndfileError as exc:
-        raise AudioError(p, f"cannot decode audio: not a recognised or well-formed audio file "
-                            f"({_first_line(exc)})") from None
+        raise _undecodable(p, exc) from None
     except Exception as exc:  # noqa: BLE001 - permissions, odd OS errors: one line naming the file
         raise AudioError(p, f"cannot decode audio ({_first_line(exc)})") from None
     file_sr, total = f.samplerate, f.frames
