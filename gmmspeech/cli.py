@@ -72,7 +72,8 @@ app = _App(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
-JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: as many as pay "
+                                                                  "off, up to all cores).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output on stderr.")]
 CacheOpt = Annotated[Path | None, typer.Option("--cache", help="Feature cache folder (default: $GMMSPEECH_CACHE "
                                                                "or ~/.cache/gmmspeech/features).")]

@@ -19,6 +19,17 @@ values or is a directory is a miss: it is removed, the features are recomputed a
 Entries are written atomically (temp file + rename); leftover temp files of killed writers are removed from an
 entry's folder when the next entry is written there.
 
+How many worker processes (``n_jobs=None``, the command line's default ``--jobs``): only as many as pay for
+their start-up, decided by :func:`plan_jobs` from the number of files still to compute and their total length
+(read from the file headers, at most :data:`MAX_PROBES` of them) -- a job one process finishes sooner than a
+pool could start (the bundled demo: ~1 s of work against 1.5-3 s to start two workers) runs in this process.
+When a pool is used, this process starts on the files while the workers start (they take 1-3 s to import
+numpy, scipy, soundfile and joblib) and hands the rest over as soon as one is ready; files go to the workers in
+batches of ~0.1 s of work, so the pool's per-task cost stays small. A file run in this process is not
+protected from a crash (as with ``n_jobs=1``): pass ``n_jobs`` explicitly to run every file in a worker. The
+first progress line (files, how many to compute, minutes of audio, worker processes) is printed before any
+extraction starts.
+
 Warnings (a bad cache entry, an entry that could not be written, a worker that died) are issued through
 :mod:`warnings` as :class:`FeatureCacheWarning` / ``WorkerLostWarning``, printed as one ``warning: MESSAGE``
 line (no Python source line), and are also listed in :attr:`FeatureSet.warnings` for callers that collect them.
@@ -28,31 +39,144 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import stat
 import struct
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..frontend.audio import AudioError, not_regular_reason
+from ..frontend.audio import AudioError, audio_duration, not_regular_reason
 from ..frontend.features import FEATURES_VERSION, FeatureConfig
 from ..frontend.fileframes import file_features
 from ..infra.atomic import atomic_write, remove_stale_temp_files
-from ..infra.parallel import ClusterError, WorkerLostWarning, one_line_warnings, parallel_map
+from ..infra.parallel import (
+    ClusterError,
+    WorkerLostWarning,
+    effective_jobs,
+    live_workers,
+    one_line_warnings,
+    parallel_map,
+)
 from ..infra.progress import Progress
 from .manifest import Utterance
 
 __all__ = ["FeatureSet", "FeatureCache", "FeatureCacheWarning", "default_cache_dir", "file_digest",
-           "features_for", "compute_features", "load_or_compute", "CACHE_VERSION"]
+           "features_for", "compute_features", "load_or_compute", "plan_jobs", "estimate_audio_seconds",
+           "extraction_costs", "batch_files", "CACHE_VERSION"]
 
 #: Version of the cache-entry format; part of every key, so entries of another version are never read.
 CACHE_VERSION = 2
 _TAG = "# gmmspeech-feature-cache "  # starts the comment that carries an entry's key and checksum in its header
 _NPY_MAGIC = b"\x93NUMPY\x01\x00"
 _MAX_HEADER = 4096
+
+
+# --- how many worker processes pay (see plan_jobs) ---------------------------------------------------------------
+# Measured on the 2-core dev VM (AMD EPYC, Python 3.11, numpy 2.4, scipy 1.17) with benchmarks/bench_parallel.py
+# and per-file timings of 0.5, 3 and 30 s files; a busy machine makes every figure larger, not the rule different.
+
+#: Seconds one process spends per file whatever its length (open, header, decoder set-up, Python calls).
+PER_FILE_SECONDS = 0.001
+#: Seconds one process spends per second of 16 kHz audio with the speech front end (decode, MFCC + deltas, VAD,
+#: CMVN: 1.2-2.6 ms measured); scaled by the sample rate, and by :data:`MUSIC_COST_FACTOR` with music features.
+PER_AUDIO_SECOND = 0.002
+#: Cost factor of the music features (spectral contrast, chroma, timbre, rhythm, texture windows): 2-3x measured.
+MUSIC_COST_FACTOR = 2.5
+#: Wall seconds until a cold pool returns its first result: each worker is a fresh interpreter importing joblib's
+#: loky, numpy, scipy.fft and soundfile (1.2 s quiet to 2.7 s busy for two workers), partly hidden because this
+#: process works meanwhile.
+WORKER_STARTUP_SECONDS = 1.5
+#: Extra start-up per worker started (they start side by side and contend for memory bandwidth and disk).
+PER_WORKER_STARTUP_SECONDS = 0.1
+#: Extra start-up when the workers must import librosa (spectral contrast, chroma): ~2 s measured.
+LIBROSA_STARTUP_SECONDS = 2.0
+#: Work added by a pool: sending files and features between processes, scheduling, uneven ends.
+POOL_OVERHEAD = 0.1
+#: Seconds a pool costs even when its workers are running (the run's task folder, first and last round trips).
+POOL_LATENCY = 0.05
+#: A pool is used only when predicted at least this many times faster than one process.
+MIN_SPEEDUP = 1.2
+#: At most this many files have their headers read to estimate the audio length (the rest is extrapolated).
+MAX_PROBES = 64
+#: A batch sent to a worker holds about this many seconds of (predicted) work ...
+BATCH_SECONDS = 0.1
+#: ... but every worker gets at least this many batches (an even end).
+BATCHES_PER_WORKER = 8
+
+
+def plan_jobs(n_files: int, total_seconds: float, n_jobs: int, *, per_file: float = PER_FILE_SECONDS,
+              per_second: float = PER_AUDIO_SECOND, startup: float = WORKER_STARTUP_SECONDS,
+              per_worker: float = PER_WORKER_STARTUP_SECONDS, warm: int = 0, overhead: float = POOL_OVERHEAD,
+              latency: float = POOL_LATENCY, min_speedup: float = MIN_SPEEDUP) -> int:
+    """How many processes extract ``n_files`` files holding ``total_seconds`` of audio soonest (1: this process).
+
+    A pure function of its arguments. One process takes ``W = n_files * per_file + total_seconds * per_second``;
+    ``J`` workers take ``latency + S(J) + W * (1 + overhead) / J``, where the start-up ``S(J) = startup +
+    per_worker * (J - warm)`` when ``J`` exceeds the ``warm`` workers already running, else 0. The answer is the
+    ``J`` in ``1..min(n_jobs, n_files)`` with the least time (the smaller on a tie), and 1 unless that time beats
+    ``W`` by ``min_speedup``.
+
+    Examples (defaults, 16 kHz speech): the bundled demo, 156 files / 8 min of audio, ``W`` ~1.1 s -> 1; 20 times
+    that, ``W`` ~22 s -> both of 2 cores. Two fresh workers pay from ``W`` ~6 s (~45 min of 3-second files);
+    workers still running from an earlier call in this process pay from ``W`` ~0.2 s.
+    """
+    cap = min(int(n_jobs), int(n_files))
+    if cap <= 1:
+        return 1
+    work = n_files * per_file + max(0.0, total_seconds) * per_second
+    best, best_time = 1, work
+    for j in range(2, cap + 1):
+        t = latency + (startup + per_worker * (j - warm) if j > warm else 0.0) + work * (1.0 + overhead) / j
+        if t < best_time:
+            best, best_time = j, t
+    return best if best > 1 and work >= min_speedup * best_time else 1
+
+
+def estimate_audio_seconds(utts: list[Utterance], max_probes: int = MAX_PROBES) -> tuple[float, bool]:
+    """Total seconds of audio in ``utts`` and whether that is exact: ``(seconds, exact)``.
+
+    A segment with an end counts its bounds; other files have their header read (cheap: no decoding), at most
+    ``max_probes`` of them, evenly spread, and the mean of those stands for the rest. An unreadable file counts 0.
+    """
+    # the bounds themselves, not Utterance.duration: the reliability tests make that property kill its caller
+    total = sum(max(0.0, u.end - (u.start or 0.0)) for u in utts if u.end is not None)
+    open_ended = [u for u in utts if u.end is None]
+    if not open_ended:
+        return float(total), True
+    k = max(1, min(max_probes, len(open_ended)))
+    picks = [open_ended[round(i * (len(open_ended) - 1) / (k - 1))] if k > 1 else open_ended[0] for i in range(k)]
+    lengths = []
+    for u in picks:
+        try:
+            lengths.append(max(0.0, audio_duration(u.path) - (u.start or 0.0)))
+        except (AudioError, OSError):
+            lengths.append(0.0)
+    return float(total + sum(lengths) / k * len(open_ended)), k == len(open_ended)
+
+
+def extraction_costs(cfg: FeatureConfig) -> tuple[float, float]:
+    """Predicted ``(seconds of work per second of audio, worker start-up seconds)`` for the features ``cfg``
+    (:data:`PER_AUDIO_SECOND` scaled by sample rate and music features; librosa's import for contrast/chroma)."""
+    music = cfg.spectral_contrast or cfg.chroma or cfg.rhythm or bool(cfg.timbre) or cfg.texture_window_s > 0
+    per_second = PER_AUDIO_SECOND * cfg.sample_rate / 16000 * (MUSIC_COST_FACTOR if music else 1.0)
+    startup = WORKER_STARTUP_SECONDS + (LIBROSA_STARTUP_SECONDS if cfg.spectral_contrast or cfg.chroma else 0.0)
+    return per_second, startup
+
+
+def _plan_line(desc: str, n: int, todo: int, seconds: float, exact: bool, jobs: int, cached: bool, hits: int
+               ) -> str:
+    """The first progress line: what is about to be computed and by how many processes."""
+    if not todo:
+        return f"{desc}: {n} files, " + ("all in the feature cache" if hits == n else f"{hits} in the feature cache")
+    length = f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+    who = "1 process" if jobs <= 1 else f"{jobs} worker processes"
+    return f"{desc}: {n} files ({todo} {'uncached' if cached else 'to compute'}, {'' if exact else '~'}{length} " \
+           f"of audio), {who}"
 
 
 class FeatureCacheWarning(UserWarning):
@@ -300,13 +424,35 @@ def _worker(job: tuple[Utterance, FeatureConfig, FeatureCache | None, str | None
     return x, None, note
 
 
-def _lost(job: tuple, reason: str) -> tuple[None, str, None]:
-    """Result of a local task whose worker process died twice (see ``parallel_map``)."""
-    return None, reason, None
+_Batch = tuple[FeatureConfig, "FeatureCache | None", list[tuple[Utterance, "str | None"]]]
 
 
-def _describe(job: tuple) -> str:
-    return job[0].name
+def _worker_batch(batch: _Batch) -> list[tuple[np.ndarray | None, str | None, str | None]]:
+    """Local task: :func:`_worker`'s result for each ``(utterance, cache key)`` of a batch, in order."""
+    cfg, cache, jobs = batch
+    return [_worker((utt, cfg, cache, key)) for utt, key in jobs]
+
+
+def _lost(batch: _Batch, reason: str) -> list[tuple[None, str, None]] | None:
+    """Result of a batch whose worker process died twice (see ``parallel_map``): the error of its one file, or
+    ``None`` for a batch of several files, which are then run again one by one to find the culprit."""
+    return [(None, reason, None)] if len(batch[2]) == 1 else None
+
+
+def _describe(batch: _Batch) -> str:
+    jobs = batch[2]
+    return jobs[0][0].name if len(jobs) == 1 else f"{len(jobs)} files from {jobs[0][0].name} to {jobs[-1][0].name}"
+
+
+def batch_files(todo: list[int], jobs: int, work: float) -> list[list[int]]:
+    """The files ``todo`` (indices) cut into consecutive batches, one task each, for ``jobs`` processes: about
+    :data:`BATCH_SECONDS` of the predicted total ``work`` (seconds) per batch, at least :data:`BATCHES_PER_WORKER`
+    batches per worker; one file per batch with one process."""
+    n = len(todo)
+    size = 1
+    if jobs > 1 and n:
+        size = max(1, min(n // (jobs * BATCHES_PER_WORKER), math.ceil(BATCH_SECONDS / max(work / n, 1e-6))))
+    return [todo[k:k + size] for k in range(0, n, size)]
 
 
 def _bad_entry(cache: FeatureCache, key: str, utt: Utterance, problem: str) -> str:
@@ -405,6 +551,35 @@ def _compute_on_cluster(utts, cfg, cache, scheduler, bar) -> FeatureSet:
     return FeatureSet(list(utts), feats, errors, hits, paths, notes)
 
 
+class _Lookup:
+    """Progress of the cache look-up: files it settles are held back (to follow the plan line), unless it takes
+    longer than ``after`` seconds, when ``note`` is printed and the progress line goes live."""
+
+    def __init__(self, bar: Progress, note: str, after: float = 1.0):
+        self.bar, self.note, self.after = bar, note, after
+        self.t0, self.live, self.held = time.perf_counter(), False, 0
+
+    def tick(self) -> None:
+        """Called before each file: goes live (note, held count) once the look-up is slow."""
+        if not self.live and time.perf_counter() - self.t0 > self.after:
+            self.bar.note(self.note)
+            self.live = True
+            self.flush()
+
+    def settled(self) -> None:
+        """One more file needs no extraction (a hit, or refused)."""
+        if self.live:
+            self.bar.update()
+        else:
+            self.held += 1
+
+    def flush(self) -> None:
+        """Show the held-back count on the progress line."""
+        if self.held:
+            self.bar.update(self.held)
+            self.held = 0
+
+
 def _as_cache(cache: FeatureCache | str | os.PathLike | None) -> FeatureCache | None:
     if cache is None or isinstance(cache, FeatureCache):
         return cache
@@ -421,9 +596,11 @@ def compute_features(utts: list[Utterance], cfg: FeatureConfig, *, n_jobs: int |
     ----------
     utts : utterances to process.
     cfg : feature configuration.
-    n_jobs : worker processes for the files not in the cache (``None``: all cores); each worker is limited to
-        one BLAS/OpenMP thread.
-    progress : show a progress line on stderr.
+    n_jobs : worker processes for the files not in the cache, each limited to one BLAS/OpenMP thread;
+        ``None``: as many as pay, up to all cores, this process starting meanwhile (see the module notes and
+        :func:`plan_jobs`); ``-1``: all cores.
+    progress : show progress on stderr: first what is to be done (files, how many to compute, minutes of audio,
+        processes), then a progress line.
     desc : label of the progress line.
     cache : a :class:`FeatureCache` or its folder; ``None`` disables caching.
     scheduler : Dask scheduler address: the files are processed on that cluster (see the module notes).
@@ -436,44 +613,75 @@ def compute_features(utts: list[Utterance], cfg: FeatureConfig, *, n_jobs: int |
     cache = _as_cache(cache)
     bar = Progress(len(utts), desc, enabled=progress)
     if scheduler:
+        bar.note(f"{desc}: {len(utts)} files on the Dask cluster at {scheduler}")
         return _compute_on_cluster(utts, cfg, cache, scheduler, bar)
     feats: list[np.ndarray | None] = [None] * len(utts)
     keys: list[str | None] = [None] * len(utts)
     errors: dict[int, str] = {}
     notes: list[str] = []
     hits = 0
+    # files settled by the look-up (hits, refusals) are counted on the progress line after the plan line -- or at
+    # once, after a note, when the look-up is slow (many or large files to hash)
+    lookup = _Lookup(bar, f"{desc}: looking up {len(utts)} files in the feature cache {cache.root}" if cache else "")
     if cache is not None:
         for i, u in enumerate(utts):
+            lookup.tick()
             try:
                 keys[i] = cache.key(u, cfg)
             except AudioError as exc:  # a FIFO, a device...: refused before anything reads it
                 errors[i] = exc.reason
-                bar.update()
+                lookup.settled()
                 continue
             except OSError:
                 continue  # unreadable file: the worker reports why
             feats[i], problem = cache.fetch(keys[i], cfg.n_dims)
             if feats[i] is not None:
                 hits += 1
-                bar.update()
+                lookup.settled()
             elif problem is not None:
                 _warn([_bad_entry(cache, keys[i], u, problem)], notes)
                 if cache.path(keys[i]).exists():  # could not be removed: do not try to write over it
                     keys[i] = None
     todo = [i for i in range(len(utts)) if feats[i] is None and i not in errors]
+    seconds, exact = estimate_audio_seconds([utts[i] for i in todo]) if todo else (0.0, True)
+    per_second, startup = extraction_costs(cfg)
+    if n_jobs is None:
+        jobs = plan_jobs(len(todo), seconds, effective_jobs(None), per_second=per_second, startup=startup,
+                         warm=live_workers())
+    else:
+        jobs = max(1, min(effective_jobs(n_jobs), len(todo)))
+    bar.note(_plan_line(desc, len(utts), len(todo), seconds, exact, jobs, cache is not None, hits))
+    lookup.flush()
     written: set[int] = set()
-    jobs = [(utts[i], cfg, cache, keys[i]) for i in todo]
-    results = parallel_map(_worker, jobs, n_jobs=n_jobs, lost=_lost, describe=_describe,
-                           on_warning=lambda msg: _warn([msg], notes, WorkerLostWarning))
-    for i, (x, err, note) in zip(todo, results, strict=True):
-        feats[i] = x
-        if err is not None:
-            errors[i] = err
-        elif keys[i] is not None and note is None:
-            written.add(i)
-        if note is not None:
-            _warn([note], notes)
-        bar.update()
+    batches = batch_files(todo, jobs, len(todo) * PER_FILE_SECONDS + seconds * per_second)
+
+    lost: list[int] = []
+
+    def run(groups: list[list[int]], inline_start: bool):
+        work = [(cfg, cache, [(utts[i], keys[i]) for i in g]) for g in groups]
+        yield from zip(groups, parallel_map(_worker_batch, work, n_jobs=jobs, lost=_lost, describe=_describe,
+                                            on_warning=lambda msg: _warn([msg], notes, WorkerLostWarning),
+                                            inline_start=inline_start), strict=True)
+
+    def results():
+        # n_jobs=None: this process starts on the files while the workers start (see the module notes)
+        yield from run(batches, inline_start=n_jobs is None)
+        if lost:  # the files of a batch whose worker died twice, one by one: only the culprit is lost
+            yield from run([[i] for i in lost], inline_start=False)
+
+    for group, out in results():
+        if out is None:
+            lost.extend(group)
+            continue
+        for i, (x, err, note) in zip(group, out, strict=True):
+            feats[i] = x
+            if err is not None:
+                errors[i] = err
+            elif keys[i] is not None and note is None:
+                written.add(i)
+            if note is not None:
+                _warn([note], notes)
+        bar.update(len(group))
     bar.close()
     computed = set(todo)
     paths = [str(cache.path(k)) if cache is not None and k is not None and feats[i] is not None

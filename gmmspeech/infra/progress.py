@@ -34,6 +34,17 @@ class Progress:
             sys.stderr.write(self._line() + end)
             sys.stderr.flush()
 
+    def note(self, text: str) -> None:
+        """Print ``text`` as a line of its own now (e.g. what is about to happen), if the bar is enabled."""
+        if self.enabled:
+            sys.stderr.write(("\n" if self._open else "") + text + "\n")
+            sys.stderr.flush()
+
+    @property
+    def _open(self) -> bool:
+        """A redrawn terminal line is waiting for its end."""
+        return self._tty and 0 < self.done < self.total
+
     def _line(self) -> str:
         secs = int(time.perf_counter() - self._t0)
         return f"{self.desc:<10} {self.done:>6}/{self.total} {self.unit}  [{secs // 60:02d}:{secs % 60:02d}]"
