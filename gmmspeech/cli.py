@@ -86,7 +86,7 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 
 def _feature_cache(cache: Path | None, no_cache: bool):
     """The FeatureCache the options ask for, or None when caching is off."""
-    from .app.pipeline import open_cache
+    from .app.cache import open_cache
 
     return open_cache(cache, enabled=not no_cache)
 

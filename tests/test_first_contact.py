@@ -169,3 +169,19 @@ def test_an_m4a_file_says_what_to_do(tmp_path):
     f.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(64))
     with pytest.raises(AudioError, match="m4a/AAC is not read by libsndfile.*ffmpeg -i 'talk.m4a' 'talk.flac'"):
         load_audio(f)
+
+
+def test_scoring_imports_no_training_code(toy_corpus, tmp_path):
+    """Scoring a file must start fast: loading a model and scoring never imports scikit-learn or scipy.optimize
+    (training code), which cost ~1 s of start-up (timed in benchmarks/bench_startup.py)."""
+    import subprocess
+    import sys
+
+    model = tmp_path / "m.npz"
+    assert invoke("train", toy_corpus["train"], "-o", model, "--components", 2, "-q", "--no-cache").exit_code == 0
+    code = ("import sys, numpy as np, gmmspeech.cli, gmmspeech.app.scoring, gmmspeech.app.cache; "
+            "from gmmspeech.model.modelio import load_model; "
+            f"clf, meta = load_model({str(model)!r}); clf.score(np.zeros((5, meta.features.n_dims))); "
+            "print(','.join(m for m in ('sklearn', 'scipy.optimize', 'librosa') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == ""

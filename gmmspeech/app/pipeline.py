@@ -37,6 +37,7 @@ from ..model.meta import ModelMeta, TrainingSummary
 from ..model.modelio import load_backend, load_model, save_model
 from ..model.novelty import calibrate_novelty, file_novelty, read_novelty
 from ..model.ubm_classifier import UBMClassifier
+from .cache import open_cache
 from .recipe import Recipe, RecipeError, load_recipe
 from .report import check_report_dir, write_report
 from .settings import ModelConfig, Settings
@@ -341,12 +342,6 @@ def _score_on_cluster(clf, features, utts, cache, scheduler, novelty, quiet):
         bar.update()
     bar.close()
     return results, errors
-
-
-def open_cache(folder: str | os.PathLike | None = None, *, enabled: bool = True) -> FeatureCache | None:
-    """The feature cache at ``folder`` (default: ``$GMMSPEECH_CACHE`` or ``~/.cache/gmmspeech/features``), or
-    None when caching is off."""
-    return FeatureCache(folder) if enabled else None
 
 
 def train_model(manifest: str | os.PathLike, output: str | os.PathLike, settings: Settings, *,

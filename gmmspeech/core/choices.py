@@ -1,8 +1,8 @@
-"""Names of model options shared by every layer (no numerical code, no imports: cheap to import anywhere)."""
+"""Names of model options shared by every layer, and the parameter count (no imports: cheap anywhere)."""
 
 from __future__ import annotations
 
-__all__ = ["MODEL_TYPES", "GMM_INITS", "UBM_INITS", "ADAPT_CHOICES", "check_adapt"]
+__all__ = ["MODEL_TYPES", "GMM_INITS", "UBM_INITS", "ADAPT_CHOICES", "check_adapt", "n_parameters"]
 
 #: Model types: one EM-trained GMM per class, or a UBM with MAP-adapted class models.
 MODEL_TYPES = ("per_class", "ubm_map")
@@ -21,3 +21,8 @@ def check_adapt(adapt: str) -> str:
         raise ValueError(f"adapt must be a non-empty combination of 'm' (means), 'w' (weights) and 'v' "
                          f"(variances), got {adapt!r}")
     return "".join(c for c in "mwv" if c in adapt)
+
+
+def n_parameters(k: int, d: int) -> int:
+    """Free parameters of a K-component diagonal GMM in D dimensions: ``K - 1 + 2 K D``."""
+    return int(k - 1 + 2 * k * d)

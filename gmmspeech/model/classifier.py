@@ -21,14 +21,18 @@ are log-likelihood ratios against the UBM on each frame's top-C UBM components.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.gmm import DiagGMM, stacked_params
+if TYPE_CHECKING:   # scikit-learn (under DiagGMM) is imported only to train, never to score
+    from ..core.gmm import DiagGMM
+
+from ..core.choices import n_parameters
+from ..core.plan import stacked_params
 from ..infra.errors import DataError
 from .decision import UNKNOWN, open_set_decision, posteriors
 from .frames import count_frames, frame_blocks, quiet_convergence, same_params_key
-from .selection import n_parameters
 
 __all__ = ["GMMClassifier", "UNKNOWN", "posteriors", "open_set_decision", "REJECT_QUANTILE",
            "CALIBRATION_FRAMES"]
@@ -114,6 +118,8 @@ class GMMClassifier:
         def fit_one(label: str) -> DiagGMM:
             if fitter is not None:
                 return fitter(dict(self.gmm_params), frames_by_class[label])
+            from ..core.gmm import DiagGMM
+
             return DiagGMM(**self.gmm_params).fit(frames_by_class[label])
 
         self.models_ = {}

@@ -24,13 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..core.backend import backend_from_dict
-from ..core.gmm import DiagGMM
 from ..frontend.features import FEATURES_VERSION, FeatureConfig
 from ..infra.atomic import atomic_write
 from .classifier import GMMClassifier
+from .frames import LoadedMixture
 from .meta import FORMAT_VERSION, MODEL_TYPES, MapSettings, ModelFileError, ModelMeta, OpenSetCalibration
-from .ubm_classifier import UBMClassifier
 
 __all__ = ["FORMAT_VERSION", "MODEL_TYPES", "ModelFileError", "ModelMeta", "save_model", "load_model", "load_backend"]
 
@@ -157,6 +155,8 @@ def load_backend(meta: ModelMeta, source: str = "model"):
     or name other classes than the model's."""
     if meta.calibration is None:
         return None
+    from ..core.backend import backend_from_dict  # scipy.optimize: imported only for models with a back-end
+
     params = {k: v for k, v in meta.calibration.items() if k != "trained_on"}
     try:
         backend = backend_from_dict(params)
@@ -234,12 +234,9 @@ def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, ModelMeta]:
 
     models = {}
     for c, label in enumerate(classes):
-        g = DiagGMM(n_components=weights.shape[1])
-        g.weights_, g.means_, g.variances_ = (np.asarray(a, dtype=np.float64) for a in (weights[c], means[c],
-                                                                                        variances[c]))
-        models[label] = g
+        models[label] = LoadedMixture(weights[c], means[c], variances[c])
     clf = (GMMClassifier.from_models(models) if ubm is None
-           else UBMClassifier.from_models(ubm, models, **settings))
+           else _ubm_classifier().from_models(ubm, models, **settings))
     load_backend(meta, str(path))   # validated now, so a bad back-end is refused at load
     if meta.open_set is not None:
         clf.reject_thresholds_ = np.array([meta.open_set.thresholds[c] for c in classes], dtype=np.float64)
@@ -247,7 +244,14 @@ def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, ModelMeta]:
     return clf, meta
 
 
-def _read_ubm(model_type: str, arrays: dict[str, np.ndarray], shape: tuple[int, int], bad) -> DiagGMM | None:
+def _ubm_classifier():
+    """:class:`UBMClassifier`, imported only for GMM-UBM models (its top-C scoring uses the core's MAP code)."""
+    from .ubm_classifier import UBMClassifier
+
+    return UBMClassifier
+
+
+def _read_ubm(model_type: str, arrays: dict[str, np.ndarray], shape: tuple[int, int], bad):
     """Validate the UBM arrays of a ``ubm_map`` file (K, D = ``shape``); None for a per-class file."""
     if model_type == "per_class":
         if arrays:
@@ -269,6 +273,4 @@ def _read_ubm(model_type: str, arrays: dict[str, np.ndarray], shape: tuple[int, 
         raise bad("UBM variances must be finite and positive")
     if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.isclose(w.sum(), 1.0, atol=1e-6):
         raise bad("UBM weights must be finite, non-negative and sum to one")
-    g = DiagGMM(n_components=shape[0])
-    g.weights_, g.means_, g.variances_ = (np.asarray(a, dtype=np.float64) for a in (w, mu, var))
-    return g
+    return LoadedMixture(w, mu, var).to_estimator()

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.choices import n_parameters
 from ..infra.errors import GmmspeechError
-from .selection import n_parameters
 
 __all__ = ["frame_novelty", "outlier_frames", "segment_fractions", "calibrate_novelty", "file_novelty",
            "read_novelty", "validate_novelty", "NoveltyUnavailable",

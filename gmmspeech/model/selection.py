@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.choices import n_parameters
 from ..core.gmm import DiagGMM
 from ..infra.atomic import atomic_write
 from ..infra.errors import DataError
@@ -46,11 +47,6 @@ N_INIT = 3
 
 #: One-line note when matplotlib (the ``plot`` extra) is not installed.
 PLOT_MISSING = "the selection plot needs matplotlib (pip install 'gmmspeech[plot]')"
-
-
-def n_parameters(k: int, d: int) -> int:
-    """Free parameters of a K-component diagonal GMM in D dimensions: ``K - 1 + 2 K D``."""
-    return int(k - 1 + 2 * k * d)
 
 
 def information_criteria(total_log_likelihood: float, n_frames: int, k: int, d: int) -> tuple[float, float]:
