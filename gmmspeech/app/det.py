@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
-from ..core.metrics import detection_scores, equal_error_rate
+from ..core.metrics import detection_scores, equal_error_rate, operating_points
 from ..infra.atomic import atomic_write
 from ..infra.plotting import agg_figure_class
 
@@ -39,35 +39,9 @@ Trials = tuple[Any, Any]
 
 
 def det_curve(target_scores: np.ndarray, nontarget_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Miss and false-alarm rates at every distinct threshold.
-
-    A trial is accepted when its score is >= the threshold. Thresholds are the distinct scores in increasing
-    order followed by ``+inf``, so the curve runs from ``(p_miss, p_fa) = (0, 1)`` to ``(1, 0)``.
-
-    Parameters
-    ----------
-    target_scores : (Nt,) scores of target trials (higher = more target-like).
-    nontarget_scores : (Nn,) scores of non-target trials.
-
-    Returns
-    -------
-    (p_miss, p_fa, thresholds) : three (M,) float arrays; ``p_miss`` (targets below the threshold) never
-    decreases and ``p_fa`` (non-targets at or above it) never increases along the thresholds.
-
-    Raises
-    ------
-    ValueError : when either set is empty or a score is not finite.
-    """
-    t = np.sort(np.asarray(target_scores, dtype=np.float64).ravel())
-    n = np.sort(np.asarray(nontarget_scores, dtype=np.float64).ravel())
-    if t.size == 0 or n.size == 0:
-        raise ValueError("a DET curve needs at least one target and one non-target trial")
-    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(n))):
-        raise ValueError("detection scores must be finite")
-    thr = np.concatenate([np.unique(np.concatenate([t, n])), [np.inf]])
-    p_miss = np.searchsorted(t, thr, side="left") / t.size
-    p_fa = 1.0 - np.searchsorted(n, thr, side="left") / n.size
-    return p_miss, p_fa, thr
+    """Miss and false-alarm rates at every distinct threshold: ``(p_miss, p_fa, thresholds)``, three (M,) arrays
+    from (0, 1) to (1, 0) (:func:`gmmspeech.core.metrics.operating_points`, the points the EER is read from)."""
+    return operating_points(target_scores, nontarget_scores)
 
 
 def detection_trials(predictions: Sequence[Mapping[str, Any]],

@@ -32,7 +32,7 @@ from ..infra.parallel import check_scheduler_address, parallel_map
 from ..infra.progress import Progress
 from ..model.classifier import GMMClassifier
 from ..model.cluster import ClusterAccumulator, ClusterFitter
-from ..model.decision import UNKNOWN, decide, open_set_decision
+from ..model.decision import UNKNOWN, decide
 from ..model.meta import ModelMeta, TrainingSummary
 from ..model.modelio import load_backend, load_model, save_model
 from ..model.novelty import calibrate_novelty, file_novelty, read_novelty
@@ -252,17 +252,9 @@ def summarise_scores(classes: list[str], results: list[tuple[Utterance, np.ndarr
     item is decided, and every figure computed, on its calibrated log-posteriors; open-set thresholds stay on
     the raw scale."""
     errors = list(errors)
-    rejected = [None] * len(results)
-    if backend is not None and results:
-        raw = np.array([r[1] for r in results]).reshape(len(results), len(classes))
-        if thresholds is not None:   # open-set thresholds are on the raw scale: the verdict is taken there
-            rejected = [bool(v) for v in open_set_decision(raw, thresholds)]
-            thresholds = None
-        cal = backend.transform(raw)
-        results = [(u, cal[i], n, nov) for i, (u, _, n, nov) in enumerate(results)]
     rows, y_true, y_pred, all_scores = [], [], [], []
-    for (u, scores, n_frames, nov), rej in zip(results, rejected, strict=True):
-        d = decide(scores, classes, n_frames, thresholds=thresholds, novelty=nov, rejected=rej)
+    for u, scores, n_frames, nov in results:
+        d = decide(scores, classes, n_frames, thresholds=thresholds, novelty=nov, backend=backend)
         row = {"file": u.name, "truth": u.label, "predicted": d.label, "correct": int(d.label == u.label),
                "margin": round(d.margin, 6), "n_frames": d.n_frames}
         if frame_shift_s:
@@ -273,7 +265,7 @@ def summarise_scores(classes: list[str], results: list[tuple[Utterance, np.ndarr
         rows.append(row)
         y_true.append(u.label)
         y_pred.append(d.label)
-        all_scores.append(scores)
+        all_scores.append(list(d.scores.values()))   # calibrated with a back-end: the figures judge those
     unknown = sorted(set(y_true) - set(classes))
     labels = list(classes) + unknown
     if UNKNOWN in y_pred and UNKNOWN not in labels:

@@ -25,7 +25,7 @@ from ..frontend.audio import AUDIO_EXTENSIONS, AudioError, audio_duration, audio
 from ..frontend.features import FeatureConfig
 from ..infra.errors import GmmspeechError
 from ..infra.text import csv_safe
-from ..model.decision import decide, open_set_decision
+from ..model.decision import decide
 from ..model.modelio import load_backend, load_model
 from ..model.novelty import file_novelty, read_novelty
 
@@ -118,7 +118,7 @@ def split_segments(utts: Sequence[Utterance], seconds: float) -> list[Utterance]
 
 def score_row(utt: Utterance, scores: np.ndarray, classes: Sequence[str], n_frames: int, *, top: int = 3,
               thresholds: np.ndarray | float | None = None, novelty: dict[str, Any] | None = None,
-              rejected: bool | None = None) -> dict[str, Any]:
+              backend: Any = None) -> dict[str, Any]:
     """The result row of one scored item.
 
     Parameters
@@ -130,14 +130,14 @@ def score_row(utt: Utterance, scores: np.ndarray, classes: Sequence[str], n_fram
     top : how many best classes to list.
     thresholds : open-set thresholds (scalar or (C,)); ``None`` is closed-set.
     novelty : the item's :func:`gmmspeech.novelty.file_novelty` result; a novel item is predicted unknown.
-    rejected : an open-set verdict taken elsewhere (on raw scores when ``scores`` are calibrated).
+    backend : the model's score back-end, or None (see :func:`gmmspeech.model.decision.decide`).
 
     Returns
     -------
     dict: file, start, end, frames, predicted, best, loglik, margin, posteriors {class: p},
     top [{class, loglik, posterior}]; with ``novelty`` also outlier_fraction and novel.
     """
-    d = decide(scores, classes, n_frames, thresholds=thresholds, novelty=novelty, rejected=rejected)
+    d = decide(scores, classes, n_frames, thresholds=thresholds, novelty=novelty, backend=backend)
     row = {
         "file": str(utt.path), "start": utt.start, "end": utt.end, "frames": d.n_frames,
         "predicted": d.label, "best": d.best, "loglik": round(d.scores[d.best], 4),
@@ -243,14 +243,8 @@ def score_files(model: str | os.PathLike, paths: Sequence[str | os.PathLike], *,
         utts = split_segments(utts, segment)
     fs = compute_features(utts, meta.features, n_jobs=n_jobs, progress=not quiet, desc="scoring", cache=cache)
     backend = None if raw else load_backend(meta, str(model))
-    rows = []
-    for u, x in fs.ok():
-        s = clf.score(x)
-        rejected = None if thresholds is None else bool(open_set_decision(s, thresholds))
-        if backend is not None:
-            s = backend.transform(s[None, :])[0]
-        rows.append(score_row(u, s, clf.classes_, len(x), top=top, rejected=rejected,
-                              novelty=None if novelty_cal is None else file_novelty(clf, x, novelty_cal)))
+    rows = [score_row(u, clf.score(x), clf.classes_, len(x), top=top, thresholds=thresholds, backend=backend,
+                      novelty=None if novelty_cal is None else file_novelty(clf, x, novelty_cal)) for u, x in fs.ok()]
     extra = {"model": str(model), "open_set_thresholds": None if thresholds is None else
              {c: float(t) for c, t in zip(clf.classes_, thresholds, strict=True)}, "novelty": novelty_cal,
              "scores": ("calibrated log-posteriors (the model's score back-end; --raw for mean log-likelihoods)"

@@ -39,7 +39,7 @@ from scipy.special import log_softmax
 from ..infra.errors import DataError, UsageError
 from .backend import LogisticBackend, class_balanced_weights, label_indices
 
-__all__ = ["confusion_matrix", "classification_metrics", "equal_error_rate", "detection_scores",
+__all__ = ["operating_points", "confusion_matrix", "classification_metrics", "equal_error_rate", "detection_scores",
            "detection_metrics", "bayes_threshold", "act_dcf", "min_dcf", "cavg", "min_cavg", "multiclass_cllr",
            "min_multiclass_cllr", "duration_buckets", "lre_metrics", "DEFAULT_BUCKET_EDGES"]
 
@@ -83,6 +83,40 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str],
     }
 
 
+def operating_points(target_scores: np.ndarray, nontarget_scores: np.ndarray, what: str = "a DET curve"
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Miss and false-alarm rates at every distinct threshold (the DET curve's points).
+
+    A trial is accepted when its score is >= the threshold. Thresholds are the distinct scores in increasing
+    order followed by ``+inf``, so the points run from ``(p_miss, p_fa) = (0, 1)`` to ``(1, 0)``.
+
+    Parameters
+    ----------
+    target_scores : (Nt,) scores of target trials (higher = more target-like).
+    nontarget_scores : (Nn,) scores of non-target trials.
+    what : what needs the points, for the error message.
+
+    Returns
+    -------
+    (p_miss, p_fa, thresholds) : three (M,) float arrays; ``p_miss`` (targets below the threshold) never
+    decreases and ``p_fa`` (non-targets at or above it) never increases.
+
+    Raises
+    ------
+    ValueError : when either set is empty or a score is not finite.
+    """
+    t = np.sort(np.asarray(target_scores, dtype=np.float64).ravel())
+    n = np.sort(np.asarray(nontarget_scores, dtype=np.float64).ravel())
+    if t.size == 0 or n.size == 0:
+        raise ValueError(f"{what} needs at least one target and one non-target trial")
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(n))):
+        raise ValueError("detection scores must be finite")
+    thr = np.unique(np.concatenate([t, n, [np.inf]]))
+    p_miss = np.searchsorted(t, thr, side="left") / t.size           # targets strictly below the threshold
+    p_fa = 1.0 - np.searchsorted(n, thr, side="left") / n.size       # non-targets at or above it
+    return p_miss, p_fa, thr
+
+
 def equal_error_rate(target_scores: np.ndarray, nontarget_scores: np.ndarray) -> tuple[float, float]:
     """Equal error rate of a detector and the threshold where it occurs.
 
@@ -99,15 +133,7 @@ def equal_error_rate(target_scores: np.ndarray, nontarget_scores: np.ndarray) ->
     -------
     (eer, threshold) : eer in [0, 1]; threshold in score units.
     """
-    t = np.sort(np.asarray(target_scores, dtype=np.float64).ravel())
-    n = np.sort(np.asarray(nontarget_scores, dtype=np.float64).ravel())
-    if t.size == 0 or n.size == 0:
-        raise ValueError("the equal error rate needs at least one target and one non-target trial")
-    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(n))):
-        raise ValueError("detection scores must be finite")
-    thr = np.unique(np.concatenate([t, n, [np.inf]]))
-    frr = np.searchsorted(t, thr, side="left") / t.size           # targets strictly below the threshold
-    far = 1.0 - np.searchsorted(n, thr, side="left") / n.size     # non-targets at or above it
+    frr, far, thr = operating_points(target_scores, nontarget_scores, "the equal error rate")
     d = frr - far                                                  # rises from <= 0 to 1
     i = int(np.argmax(d >= 0))
     if i == 0 or d[i] == 0:
@@ -395,6 +421,19 @@ def min_cavg(llrs: Any, y_true: Sequence[Hashable], classes: Sequence[Hashable],
 # Cllr
 
 
+def _cllr_inputs(scores: Any, y_true: Sequence[Hashable], classes: Sequence[Hashable]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked ``(scores (N, C), class index per file (-1: out of set), in-set mask)`` for the Cllr functions."""
+    s = _check_matrix(scores, len(classes))
+    if len(y_true) != s.shape[0]:
+        raise DataError(f"{len(y_true)} labels for {s.shape[0]} score rows")
+    idx = label_indices(y_true, list(classes))
+    ok = idx >= 0
+    if not ok.any():
+        raise DataError("Cllr needs at least one file whose label is one of the classes")
+    return s, idx, ok
+
+
 def multiclass_cllr(scores: Any, y_true: Sequence[Hashable], classes: Sequence[Hashable]) -> float:
     """Multiclass log-likelihood-ratio cost, in bits.
 
@@ -417,14 +456,7 @@ def multiclass_cllr(scores: Any, y_true: Sequence[Hashable], classes: Sequence[H
     -------
     Cllr in bits (>= 0).
     """
-    classes = list(classes)
-    s = _check_matrix(scores, len(classes))
-    if len(y_true) != s.shape[0]:
-        raise DataError(f"{len(y_true)} labels for {s.shape[0]} score rows")
-    idx = label_indices(y_true, classes)
-    ok = idx >= 0
-    if not ok.any():
-        raise DataError("Cllr needs at least one file whose label is one of the classes")
+    s, idx, ok = _cllr_inputs(scores, y_true, classes)
     w = class_balanced_weights(idx, len(classes))[ok]
     lp = log_softmax(s[ok], axis=1)[np.arange(w.size), idx[ok]]
     return float(max(-np.dot(w, lp), 0.0) / math.log(2))
@@ -450,15 +482,8 @@ def min_multiclass_cllr(scores: Any, y_true: Sequence[Hashable], classes: Sequen
     -------
     min Cllr in bits.
     """
-    classes = list(classes)
-    s = _check_matrix(scores, len(classes))
-    if len(y_true) != s.shape[0]:
-        raise DataError(f"{len(y_true)} labels for {s.shape[0]} score rows")
-    idx = label_indices(y_true, classes)
-    ok = idx >= 0
+    s, idx, ok = _cllr_inputs(scores, y_true, classes)
     present = np.unique(idx[ok])
-    if present.size == 0:
-        raise DataError("Cllr needs at least one file whose label is one of the classes")
     if present.size == 1:
         return 0.0
     sub = s[np.ix_(ok, present)]

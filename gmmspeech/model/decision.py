@@ -80,7 +80,7 @@ class Decision:
 
 def decide(scores: np.ndarray, classes: Sequence[str], n_frames: int, *,
            thresholds: np.ndarray | float | None = None, novelty: Mapping[str, Any] | None = None,
-           rejected: bool | None = None) -> Decision:
+           backend: Any = None) -> Decision:
     """Decide one item from its scores.
 
     Parameters
@@ -90,8 +90,9 @@ def decide(scores: np.ndarray, classes: Sequence[str], n_frames: int, *,
     n_frames : frames the scores were computed on.
     thresholds : open-set thresholds (scalar or (C,)), or None for a closed-set decision.
     novelty : the item's ``file_novelty`` result (``outlier_fraction``, ``novel``) or None.
-    rejected : the open-set verdict when it was taken elsewhere (e.g. on raw scores while ``scores`` are
-        calibrated log-posteriors); overrides ``thresholds``.
+    backend : a score back-end (``transform((N, C) scores) -> log-posteriors``) or None. With one, the open-set
+        verdict is still taken on the raw ``scores`` (the scale the thresholds were calibrated on), and the
+        decision, ``scores`` and posteriors are those of the calibrated log-posteriors.
 
     Returns
     -------
@@ -103,8 +104,9 @@ def decide(scores: np.ndarray, classes: Sequence[str], n_frames: int, *,
     post = posteriors(s)
     order = np.argsort(-s, kind="stable")
     best = classes[order[0]]
-    if rejected is None:
-        rejected = thresholds is not None and bool(open_set_decision(s, thresholds))
+    rejected = thresholds is not None and bool(open_set_decision(s, thresholds))
+    if backend is not None:
+        s = np.asarray(backend.transform(s[None, :]), dtype=np.float64)[0]
     novel = None if novelty is None else bool(novelty["novel"])
     return Decision(
         label=UNKNOWN if (rejected or novel) else best, best=best,

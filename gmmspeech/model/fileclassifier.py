@@ -13,7 +13,7 @@ import numpy as np
 from ..frontend.features import FeatureConfig
 from ..frontend.fileframes import file_features
 from .classifier import GMMClassifier
-from .decision import Decision, decide, open_set_decision
+from .decision import Decision, decide
 from .meta import ModelMeta
 from .modelio import load_backend, load_model, save_model
 from .novelty import file_novelty, read_novelty
@@ -69,12 +69,8 @@ class FileClassifier:
         thresholds = (self.classifier.open_set_thresholds(reject_below)
                       if (open_set or reject_below is not None) else None)
         nov = file_novelty(self.classifier, X, read_novelty(self.meta)) if novelty else None
-        s = self.classifier.score(X)
-        rejected = None if thresholds is None else bool(open_set_decision(s, thresholds))
-        backend = None if raw else load_backend(self.meta)
-        if backend is not None:   # calibrated log-posteriors; the open-set verdict stays on the raw scale
-            s = backend.transform(s[None, :])[0]
-        return decide(s, self.classes, len(X), novelty=nov, rejected=rejected)
+        return decide(self.classifier.score(X), self.classes, len(X), thresholds=thresholds, novelty=nov,
+                      backend=None if raw else load_backend(self.meta))
 
     def classify(self, path: str | os.PathLike, *, start: float = 0.0, end: float | None = None,
                  open_set: bool = False, reject_below: float | None = None, novelty: bool = False,

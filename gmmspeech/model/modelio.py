@@ -221,13 +221,7 @@ def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, ModelMeta]:
     if meta.features.n_dims != means.shape[2]:
         raise bad(f"the stored feature configuration gives {meta.features.n_dims} dims but the model's arrays "
                   f"have {means.shape[2]}")
-    if not np.all(np.isfinite(means)):
-        raise bad("means must be finite")
-    if not (np.all(np.isfinite(variances)) and np.all(variances > 0)):
-        raise bad("variances must be finite and positive")
-    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not np.allclose(weights.sum(axis=1), 1.0,
-                                                                                   atol=1e-6):
-        raise bad("mixture weights must be finite, non-negative and sum to one for every class")
+    _check_values(weights, means, variances, bad, "", "mixture weights", " for every class")
     ubm = _read_ubm(meta.model_type, ubm_arrays, means.shape[1:], bad)
     settings = None if meta.map is None else {"relevance": meta.map.relevance, "top_c": meta.map.top_c,
                                               "adapt": meta.map.adapt}
@@ -242,6 +236,18 @@ def load_model(path: str | os.PathLike) -> tuple[GMMClassifier, ModelMeta]:
         clf.reject_thresholds_ = np.array([meta.open_set.thresholds[c] for c in classes], dtype=np.float64)
         clf.calibration_ = meta.open_set.calibration()
     return clf, meta
+
+
+def _check_values(weights, means, variances, bad, prefix: str, weights_name: str, each: str) -> None:
+    """Finite means, finite positive variances, finite non-negative weights summing to one along the last axis
+    (per class for (C, K) weights); ``bad(reason)`` for the first violation."""
+    if not np.all(np.isfinite(means)):
+        raise bad(f"{prefix}means must be finite")
+    if not (np.all(np.isfinite(variances)) and np.all(variances > 0)):
+        raise bad(f"{prefix}variances must be finite and positive")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not np.allclose(weights.sum(axis=-1), 1.0,
+                                                                                   atol=1e-6):
+        raise bad(f"{weights_name} must be finite, non-negative and sum to one{each}")
 
 
 def _ubm_classifier():
@@ -267,10 +273,5 @@ def _read_ubm(model_type: str, arrays: dict[str, np.ndarray], shape: tuple[int, 
     if w.shape != (shape[0],) or mu.shape != shape or var.shape != shape:
         raise bad(f"UBM array shapes disagree with the class models' {shape}: ubm_weights {w.shape}, "
                   f"ubm_means {mu.shape}, ubm_variances {var.shape}")
-    if not np.all(np.isfinite(mu)):
-        raise bad("UBM means must be finite")
-    if not (np.all(np.isfinite(var)) and np.all(var > 0)):
-        raise bad("UBM variances must be finite and positive")
-    if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.isclose(w.sum(), 1.0, atol=1e-6):
-        raise bad("UBM weights must be finite, non-negative and sum to one")
+    _check_values(w, mu, var, bad, "UBM ", "UBM weights", "")
     return LoadedMixture(w, mu, var).to_estimator()
