@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from gmmspeech.data import featstore
+from gmmspeech.data import featstore, jobplan
 from gmmspeech.data.featstore import compute_features, estimate_audio_seconds, plan_jobs
 from gmmspeech.data.manifest import Utterance
 from gmmspeech.infra.parallel import parallel_map
@@ -65,8 +65,8 @@ def test_the_threshold_follows_the_costs():
 def test_music_features_cost_more_and_start_slower():
     from gmmspeech.frontend.features import FeatureConfig
 
-    speech_s, speech_start = featstore.extraction_costs(FeatureConfig())
-    music_s, music_start = featstore.extraction_costs(FeatureConfig(sample_rate=22050, chroma=True))
+    speech_s, speech_start = jobplan.extraction_costs(FeatureConfig())
+    music_s, music_start = jobplan.extraction_costs(FeatureConfig(sample_rate=22050, chroma=True))
     assert music_s > speech_s and music_start > speech_start
 
 
@@ -75,15 +75,15 @@ def test_audio_length_is_read_from_headers_at_most_max_probes(tmp_path, monkeypa
     utts = [Utterance(p, "x") for p in files]
     assert estimate_audio_seconds(utts) == pytest.approx((2.5, True))
     probed = []
-    real = featstore.audio_duration
-    monkeypatch.setattr(featstore, "audio_duration", lambda p: probed.append(p) or real(p))
+    real = jobplan.audio_duration
+    monkeypatch.setattr(jobplan, "audio_duration", lambda p: probed.append(p) or real(p))
     seconds, exact = estimate_audio_seconds(utts + [Utterance(files[0], "x", 0.25, None)], max_probes=3)
     assert len(probed) == 3 and not exact
     assert seconds == pytest.approx(6 * 0.5, rel=0.2)
 
 
 def test_segments_with_an_end_are_not_probed(tmp_path, monkeypatch):
-    monkeypatch.setattr(featstore, "audio_duration", lambda p: pytest.fail("probed a bounded segment"))
+    monkeypatch.setattr(jobplan, "audio_duration", lambda p: pytest.fail("probed a bounded segment"))
     utts = [Utterance(tmp_path / "a.wav", "x", 1.0, 3.5), Utterance(tmp_path / "b.wav", "x", None, 2.0)]
     assert estimate_audio_seconds(utts) == (4.5, True)
     assert estimate_audio_seconds([]) == (0.0, True)
@@ -98,14 +98,14 @@ def test_an_unreadable_file_counts_no_audio(tmp_path):
 def test_batches_cover_every_file_in_order_and_feed_every_worker():
     todo = list(range(0, 3000, 3))
     for jobs, work in ((1, 10.0), (2, 10.0), (2, 1e4), (8, 0.5), (2, 0.0)):
-        batches = featstore.batch_files(todo, jobs, work)
+        batches = jobplan.batch_files(todo, jobs, work)
         assert [i for b in batches for i in b] == todo
         if jobs == 1:
             assert all(len(b) == 1 for b in batches)
         else:
-            assert len(batches) >= min(len(todo), jobs * featstore.BATCHES_PER_WORKER)
-    assert len(featstore.batch_files(todo, 2, 10.0)[0]) > 1  # many small files: several per task
-    assert featstore.batch_files([1, 2, 3], 2, 100.0) == [[1], [2], [3]]  # few files: one per task
+            assert len(batches) >= min(len(todo), jobs * jobplan.BATCHES_PER_WORKER)
+    assert len(jobplan.batch_files(todo, 2, 10.0)[0]) > 1  # many small files: several per task
+    assert jobplan.batch_files([1, 2, 3], 2, 100.0) == [[1], [2], [3]]  # few files: one per task
 
 
 # --- what is printed first -----------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def test_a_file_that_kills_its_batchs_worker_is_found_and_only_it_is_lost(tmp_pa
     utts = [(_FatalUtterance if i == 21 else Utterance)(
                 write_wav(tmp_path / f"{i:02d}.wav", chirpy("low", 0.3, seed=i)), "x", line=i + 2)
             for i in range(40)]
-    assert len(featstore.batch_files(list(range(40)), 2, 40 * 0.002)[0]) > 1  # really batched
+    assert len(jobplan.batch_files(list(range(40)), 2, 40 * 0.002)[0]) > 1  # really batched
     fs = compute_features(utts, featstore.FeatureConfig(), n_jobs=2, progress=False, cache=tmp_path / "c")
     assert [u.path.name for u, _ in fs.errors] == ["21.wav"]
     assert "worker process died twice" in fs.errors[0][1]
